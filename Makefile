@@ -1,0 +1,34 @@
+# The two set-up commands of the README: `make run` (web chat) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test eval bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# Ask for torch first with the CPU range, so nothing pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q "torch>=2.3,<2.14"
+	$(BIN)/python -m pip install -q -e ".[web,eval,test]"
+	@touch $@
+
+run: install
+	$(BIN)/policyqa model build
+	$(BIN)/policyqa serve
+
+test: install
+	$(BIN)/policyqa model build
+	$(BIN)/python -m pytest
+
+eval: install
+	$(BIN)/policyqa eval eval/test.jsonl --report-dir artifacts/eval
+
+bench: install
+	$(BIN)/python scripts/benchmark.py
+
+clean:
+	rm -rf $(VENV) index/current data artifacts

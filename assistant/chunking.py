@@ -1,0 +1,84 @@
+"""Turn parsed documents into retrieval chunks.
+
+Each work point or article is one chunk of level ``UNIT``; each of its sentences
+is a chunk of level ``SENTENCE`` pointing back at it. Retrieval matches on both
+and always answers with the unit (match on sentences, return the point).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from enum import Enum
+
+from .parsing import Document, DocKind, Unit, UnitKind
+
+
+class Level(str, Enum):
+    UNIT = "unit"
+    SENTENCE = "sentence"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str  # stable: hash of source, unit and text
+    doc_id: str
+    doc_title: str
+    level: Level
+    unit_key: str  # "doc_id#20", "doc_id#preamble": the unit this chunk belongs to
+    point: int | None
+    point_title: str
+    part: str
+    path: str  # 《title》part › 20、point title
+    text: str
+    sentence: int | None  # index into the unit's sentences; None for the unit itself
+
+
+def unit_key(doc: Document, unit: Unit) -> str:
+    return f"{doc.doc_id}#{unit.number if unit.number is not None else unit.kind.value}"
+
+
+def unit_path(doc: Document, unit: Unit) -> str:
+    if unit.kind is UnitKind.POINT:
+        where = f"{unit.label}{unit.title}"
+    elif unit.kind is UnitKind.ARTICLE:
+        where = unit.label
+    else:
+        where = "总体要求" if unit.kind is UnitKind.PREAMBLE else ("通知" if doc.kind is DocKind.NOTICE else "标题")
+    trail = [p for p in (unit.part, where) if p]
+    return f"《{doc.title}》" + " › ".join(trail)
+
+
+def chunk_id(source: str, key: str, text: str) -> str:
+    return hashlib.sha1(f"{source}\x1f{key}\x1f{text}".encode()).hexdigest()[:16]
+
+
+def chunk_document(doc: Document) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for unit in doc.units:
+        key = unit_key(doc, unit)
+        path = unit_path(doc, unit)
+        # The unit chunk carries its title so a short title query still lands on it.
+        texts: list[tuple[Level, str, int | None]] = [(Level.UNIT, unit.text, None)]
+        texts += [(Level.SENTENCE, s, i) for i, s in enumerate(unit.sentences)]
+        for level, text, idx in texts:
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(doc.source or doc.doc_id, f"{key}/{level.value}{'' if idx is None else idx}", text),
+                    doc_id=doc.doc_id,
+                    doc_title=doc.title,
+                    level=level,
+                    unit_key=key,
+                    point=unit.number,
+                    point_title=unit.title,
+                    part=unit.part,
+                    path=path,
+                    text=text,
+                    sentence=idx,
+                )
+            )
+    return chunks
+
+
+def chunk_corpus(docs: list[Document]) -> list[Chunk]:
+    return [c for d in docs for c in chunk_document(d)]

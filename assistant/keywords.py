@@ -1,0 +1,105 @@
+"""Keyword side of retrieval: jieba tokens with a harvested policy dictionary, scored by BM25."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import bm25s
+import jieba
+import numpy as np
+
+logger = logging.getLogger(__name__)
+jieba.setLogLevel(logging.WARNING)
+
+# Function and question words that say nothing about which point answers.
+STOPWORDS = frozenset(
+    """的 了 和 与 及 或 是 在 有 吗 呢 吧 啊 呀 么 嘛 哦 着 过 把 被 对 于 为 以 将 从 向 到 给 让 也 都 就 还 又 而 并 且 等 之 其 该 这 那 哪
+    这个 那个 这些 那些 哪个 哪些 哪里 哪儿 什么 怎么 怎么办 怎样 怎么样 如何 为什么 多少 几 几个 是否 是不是 有没有 能不能 可以 可不可以 会不会 要不要
+    请问 请 问 你好 您好 一下 我 我们 你 你们 您 他 她 它 他们 我家 家里 吗？ 呢？ 想 想问 知道 告诉 一些 一个 相关 有关 关于 方面 情况 具体 主要 规定 要求""".split()
+)
+
+_TERM_PATTERNS = (
+    re.compile(r"“([^”]{2,12})”"),
+    re.compile(r"《([^》]{2,40})》"),
+    re.compile(r"(\d+[+＋][A-Za-z]+)"),
+    re.compile(r"(\d+所[\u4e00-\u9fff]{1,2}[学园校])"),
+    re.compile(r"(第[一二三四五六七八九十百]+(?:届|周期|期))"),
+    re.compile(r"(\d+(?:\.\d+)?%)"),
+    re.compile(r"(\d+个百分点)"),
+)
+
+
+def harvest_terms(texts: Iterable[str]) -> list[str]:
+    """Policy terms worth keeping whole: quoted “…” terms, 《…》 titles, 2所中学, 1+X, 第十四届…"""
+    terms: set[str] = set()
+    for text in texts:
+        for pattern in _TERM_PATTERNS:
+            for m in pattern.finditer(text):
+                term = m.group(1).strip()
+                if term and not re.search(r"\s", term):
+                    terms.add(term)
+    return sorted(terms)
+
+
+class Tokenizer:
+    """jieba in search mode plus a user dictionary; drops punctuation and stopwords."""
+
+    def __init__(self, terms: Sequence[str] = ()):
+        self.terms = tuple(terms)
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        for term in self.terms:
+            self._jieba.add_word(term.lower(), freq=max(1000, self._jieba.suggest_freq(term.lower())))
+
+    def __call__(self, text: str) -> list[str]:
+        return [t for t in self._jieba.lcut_for_search(text.lower()) if t.strip() and re.search(r"\w", t) and t not in STOPWORDS]
+
+
+class KeywordIndex:
+    """BM25 (bm25s) over jieba tokens, one row per chunk, plus IDF for term weighting."""
+
+    def __init__(self, bm25: bm25s.BM25, tokenizer: Tokenizer, doc_freq: dict[str, int], n_docs: int):
+        self.bm25 = bm25
+        self.tokenizer = tokenizer
+        self.doc_freq = doc_freq
+        self.n_docs = n_docs
+
+    @classmethod
+    def build(cls, texts: Sequence[str], terms: Sequence[str]) -> KeywordIndex:
+        tokenizer = Tokenizer(terms)
+        tokens = [tokenizer(t) or ["<empty>"] for t in texts]
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        df = Counter(tok for row in tokens for tok in set(row))
+        return cls(bm25, tokenizer, dict(df), len(texts))
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        known = [t for t in query_tokens if t in self.doc_freq]
+        if not known:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+    def idf(self, token: str) -> float:
+        """Smoothed IDF; unseen tokens get the maximum, so they count as specific."""
+        df = self.doc_freq.get(token, 0)
+        return math.log((self.n_docs + 1) / (df + 0.5))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.bm25.save(str(directory / "bm25"), show_progress=False)
+        (directory / "terms.txt").write_text("\n".join(self.tokenizer.terms) + "\n", encoding="utf-8")
+        lines = [f"{self.n_docs}"] + [f"{tok}\t{n}" for tok, n in sorted(self.doc_freq.items())]
+        (directory / "doc_freq.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex:
+        bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+        terms = [t for t in (directory / "terms.txt").read_text(encoding="utf-8").splitlines() if t]
+        first, *rows = (directory / "doc_freq.tsv").read_text(encoding="utf-8").splitlines()
+        df = {tok: int(n) for tok, n in (r.rsplit("\t", 1) for r in rows if r)}
+        return cls(bm25, Tokenizer(terms), df, int(first))

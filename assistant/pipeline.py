@@ -1,0 +1,171 @@
+"""The assistant end to end: validate → rewrite follow-ups → retrieve → quote and cite, or abstain."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+from .answering import Answer, AnswerBuilder, AnswerType, Evidence, Selection, answer_type
+from .index import Index, load_or_build
+from .parsing import DocKind
+from .retrieval import Mode, RetrievalConfig, Retriever, normalize_query
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidQuestionError(ValueError):
+    """The question cannot be asked as given; the message is bilingual and says why."""
+
+
+def validate_question(question: object, history: object = ()) -> tuple[str, tuple[str, ...]]:
+    if not isinstance(question, str):
+        raise InvalidQuestionError(f"问题必须是文本 / question must be a string, got {type(question).__name__}")
+    q = question.strip()
+    if not q:
+        raise InvalidQuestionError("问题不能为空 / question is empty: type a question in Chinese, e.g. 今年民办学校招生报名人数超过计划怎么办？")
+    if len(q) > config.MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"问题过长（{len(q)} 字，上限 {config.MAX_QUESTION_CHARS} 字） / question is {len(q)} characters, the limit is {config.MAX_QUESTION_CHARS}: shorten it"
+        )
+    if history is None:
+        history = ()
+    if not isinstance(history, (list, tuple)) or not all(isinstance(h, str) for h in history):
+        raise InvalidQuestionError("history 必须是字符串列表 / history must be a list of strings (earlier questions)")
+    if len(history) > config.MAX_HISTORY_TURNS:
+        raise InvalidQuestionError(f"对话历史过长（{len(history)} 轮，上限 {config.MAX_HISTORY_TURNS}） / history has {len(history)} turns, the limit is {config.MAX_HISTORY_TURNS}")
+    if any(len(h) > config.MAX_QUESTION_CHARS for h in history):
+        raise InvalidQuestionError(f"历史中的问题过长 / a history entry is over {config.MAX_QUESTION_CHARS} characters")
+    return q, tuple(h.strip() for h in history if h.strip())
+
+
+_PRONOUN = re.compile(r"^(?:那么?|还有|另外)?(它们|它|其|这个|那个|这项|这些|那些|该项|该)")
+_ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|那如果是)?(.{1,12}?)(?:呢|怎么样|如何)[？?。!！]*$")
+_ASKING = re.compile(r"(什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
+
+
+class Rewriter:
+    """Turns a follow-up such as 那幼儿园呢？ into a standalone question using the last turn."""
+
+    def __init__(self, tokenizer):
+        import jieba.posseg
+
+        self._pos = jieba.posseg.POSTokenizer(tokenizer._jieba)
+
+    def _topic(self, prev: str) -> str:
+        return _ASKING.sub("", prev).rstrip("？?。，, ") or prev
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str:
+        if not history:
+            return question
+        prev = normalize_query(history[-1]).rstrip("？?。 ")
+        q = normalize_query(question)
+        if (m := _PRONOUN.match(q)) is not None:
+            return self._topic(prev) + q[m.end():]
+        if (m := _ELLIPSIS.match(q)) is not None:
+            new = m.group(1)
+            nouns = [w.word for w in self._pos.cut(prev) if w.flag.startswith(("n", "vn")) and len(w.word) > 1 and w.word not in new]
+            if nouns:
+                i = prev.rfind(nouns[-1])
+                return prev[:i] + new + prev[i + len(nouns[-1]):] + "？"
+            return f"{self._topic(prev)}，{new}？"
+        if len(q) <= 6:
+            return f"{self._topic(prev)}，{q}"
+        return question
+
+
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_RELATIVE_YEAR = {"今年": 0, "本年度": 0, "本年": 0, "明年": 1, "去年": -1, "后年": 2, "前年": -2}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Abstain unless the quote covers enough of the question; fitted on eval/dev only."""
+
+    min_coverage: float = 0.34
+    min_dense: float = 0.80
+
+
+class PolicyQA:
+    """Load once, then :meth:`ask` as often as needed (thread-safe: read-only after load)."""
+
+    def __init__(self, index: Index, embedder, *, retrieval: RetrievalConfig = RetrievalConfig(), thresholds: Thresholds = Thresholds()):
+        self.index = index
+        self.embedder = embedder
+        self.retriever = Retriever(index, embedder, retrieval)
+        self.builder = AnswerBuilder(index)
+        self.rewriter = Rewriter(index.keywords.tokenizer)
+        self.thresholds = thresholds
+        notices = [d for d in index.documents if d.kind is DocKind.NOTICE and d.year]
+        self.current_year = max((d.year for d in notices), default=None)
+        self.years = {d.year for d in index.documents if d.year}
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        corpus: Sequence[Path] | None = None,
+        index_dir: Path | None = None,
+        model: str | None = None,
+        rebuild: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> PolicyQA:
+        from .embedding import load_embedder
+
+        embedder = load_embedder(model)
+        index = load_or_build(list(corpus or config.corpus_paths()), index_dir or config.index_dir(), embedder, progress=progress, rebuild=rebuild)
+        return cls(index, embedder)
+
+    # -- the question, made standalone and year-explicit ------------------------------------
+    def rewrite(self, question: str, history: Sequence[str] = ()) -> str:
+        q = self.rewriter.rewrite(question, history)
+        if self.current_year:
+            for word, delta in _RELATIVE_YEAR.items():
+                q = q.replace(word, f"{self.current_year + delta}年")
+        return normalize_query(q)
+
+    def ask(self, question: object, history: object = (), *, mode: Mode = Mode.HYBRID, k: int = 5) -> Answer:
+        start = time.perf_counter()
+        q, hist = validate_question(question, history)
+        rewritten = self.rewrite(q, hist)
+        retrieval = self.retriever.search(rewritten, k=k, mode=mode)
+        kind = answer_type(rewritten)
+        if not retrieval.hits:
+            text, related = self.builder.abstention(retrieval)
+            return Answer(q, rewritten, text, True, related, (time.perf_counter() - start) * 1000)
+        selections = self._select(retrieval, kind)
+        ev = self.builder.evidence(retrieval, selections, kind)
+        note = self._year_note(rewritten, selections)
+        if note or not self._answerable(ev, kind):
+            text, related = self.builder.abstention(retrieval, note)
+            return Answer(q, rewritten, text, True, related, (time.perf_counter() - start) * 1000)
+        citations = tuple(self.builder.citation(s) for s in selections)
+        return Answer(q, rewritten, self.builder.render(selections), False, citations, (time.perf_counter() - start) * 1000)
+
+    def _select(self, retrieval, kind: AnswerType) -> list[Selection]:
+        hits = retrieval.hits
+        selections = [self.builder.select(retrieval, hits[0], kind)]
+        # A second point joins when it scores nearly as well: the question spans both.
+        for h in hits[1:3]:
+            if h.score >= 0.9 * hits[0].score and h.score > 0:
+                selections.append(self.builder.select(retrieval, h, kind, max_sentences=2))
+        return selections
+
+    def _answerable(self, ev: Evidence, kind: AnswerType) -> bool:
+        t = self.thresholds
+        if kind is not AnswerType.OPEN and not ev.type_ok:
+            return False
+        return ev.coverage >= t.min_coverage and ev.top_dense >= t.min_dense
+
+    def _year_note(self, question: str, selections: list[Selection]) -> str:
+        asked = {int(y) for y in _YEAR.findall(question)}
+        quoted = "".join(self.index.units[s.hit.unit_key][1].text for s in selections)
+        missing = sorted(y for y in asked if y not in self.years and str(y) not in quoted)
+        if not missing:
+            return ""
+        covered = "、".join(f"{y}年" for y in sorted(self.years))
+        return f"抱歉，现有文件只涵盖{covered}的内容，没有关于{'、'.join(f'{y}年' for y in missing)}的安排，不能把{covered}的计划当作{missing[0]}年的事实回答。"

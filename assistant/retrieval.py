@@ -1,0 +1,149 @@
+"""Hybrid retrieval: dense (FAISS) and keyword (BM25) scores over chunks, fused per unit."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+
+import numpy as np
+
+from .chunking import Level
+from .index import Index
+
+
+class Mode(str, Enum):
+    """Which evidence ranks the units; FINAL is the shipped configuration."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+    BM25_UNITS = "bm25-units"  # baseline: plain BM25 over whole points, no sentence level
+
+
+class Fusion(str, Enum):
+    RRF = "rrf"
+    WEIGHTED = "weighted"
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    fusion: Fusion = Fusion.WEIGHTED
+    dense_weight: float = 0.6  # WEIGHTED: share of the (min-max scaled) dense score
+    rrf_k: int = 20
+
+
+@dataclass(frozen=True)
+class Hit:
+    unit_key: str
+    doc_id: str
+    point: int | None
+    score: float  # fused score used for ranking
+    dense: float  # best cosine among the unit's chunks
+    keyword: float  # best BM25 among the unit's chunks
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked units plus the chunk-level evidence the answer step reuses."""
+
+    query: str  # normalized query text
+    tokens: tuple[str, ...]
+    hits: tuple[Hit, ...]
+    dense: np.ndarray  # cosine per chunk row
+    keyword: np.ndarray  # BM25 per chunk row
+
+
+_FILLER = re.compile(
+    r"^(?:(?:请问一下|请问|请教一下|请教|麻烦问一下|麻烦问下|麻烦|想问一下|想问下|想问|我想问一下|我想问|我想咨询一下|我想咨询|咨询一下|咨询|问一下|"
+    r"你好|您好|老师好|老师|在吗|打扰了|打扰一下|那个|嗯|哦)[，,、!！。\s]*)+"
+)
+
+
+@lru_cache(maxsize=1)
+def _t2s():  # OpenCC's converter is cheap to keep and slow-ish to create
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    return _t2s().convert(text)
+
+
+def normalize_query(text: str) -> str:
+    """Full-width to half-width, traditional to simplified, drop leading filler such as 请问."""
+    text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" or ch == "\u3000" else ch for ch in text)
+    text = re.sub(r"\s+", " ", to_simplified(text)).strip()
+    stripped = _FILLER.sub("", text).strip()
+    return stripped or text
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    if x.size == 0:
+        return x
+    lo, hi = float(x.min()), float(x.max())
+    return np.zeros_like(x) if hi - lo < 1e-9 else (x - lo) / (hi - lo)
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty_like(order)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder, config: RetrievalConfig = RetrievalConfig()):
+        self.index = index
+        self.embedder = embedder
+        self.config = config
+        self.unit_keys = list(index.rows_by_unit)
+        self._unit_rows = [np.asarray(index.rows_by_unit[k]) for k in self.unit_keys]
+        self._unit_level_row = np.asarray([next(r for r in rows if index.chunks[r].level is Level.UNIT) for rows in self._unit_rows])
+        first = [index.chunks[rows[0]] for rows in self._unit_rows]
+        self._doc_ids = [c.doc_id for c in first]
+        self._points = [c.point for c in first]
+
+    def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
+        query = normalize_query(question)
+        tokens = tuple(self.index.keywords.tokenizer(query))
+        n = len(self.index.chunks)
+        if mode in (Mode.BM25, Mode.BM25_UNITS):
+            dense = np.zeros(n, dtype=np.float32)
+        else:
+            qv = self.embedder.encode_queries([query]).astype(np.float32)
+            sims, rows = self.index.faiss.search(qv, n)
+            dense = np.empty(n, dtype=np.float32)
+            dense[rows[0]] = sims[0]
+        keyword = self.index.keywords.scores(tokens) if mode is not Mode.DENSE else np.zeros(n, dtype=np.float32)
+
+        if mode is Mode.BM25_UNITS:
+            unit_dense = np.zeros(len(self.unit_keys), dtype=np.float32)
+            unit_kw = keyword[self._unit_level_row]
+        else:
+            unit_dense = np.asarray([dense[r].max() for r in self._unit_rows], dtype=np.float32)
+            unit_kw = np.asarray([keyword[r].max() for r in self._unit_rows], dtype=np.float32)
+
+        if mode is Mode.DENSE:
+            fused = unit_dense
+        elif mode in (Mode.BM25, Mode.BM25_UNITS):
+            fused = unit_kw
+        elif self.config.fusion is Fusion.RRF:
+            kk = self.config.rrf_k
+            fused = 1.0 / (kk + _ranks(unit_dense)) + 1.0 / (kk + _ranks(unit_kw))
+        else:
+            w = self.config.dense_weight
+            fused = w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)
+
+        allowed = np.ones(len(self.unit_keys), dtype=bool)
+        if doc_ids is not None:
+            allowed = np.asarray([d in doc_ids for d in self._doc_ids])
+        order = [i for i in np.argsort(-fused, kind="stable") if allowed[i]][:k]
+        hits = tuple(
+            Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i]))
+            for i in order
+        )
+        return Retrieval(query, tokens, hits, dense, keyword)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTICE = ROOT / "corpus" / "dongli-2020-education-work-points.txt"
+SHARED = Path(os.environ.get("POLICYQA_SHARED", ROOT.parent / "shared"))
+LAWS = SHARED / "corpus" / "related"
+
+
+class HashEmbedder:
+    """Deterministic character-bigram hashing embedder: lets index and CLI tests run without the real model."""
+
+    dim = 64
+
+    def __init__(self, model_id: str = "hash-bigram-64"):
+        self.model_id = model_id
+
+    def _one(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, dtype=np.float32)
+        for a, b in zip(text, text[1:]):
+            v[int(hashlib.md5((a + b).encode()).hexdigest()[:8], 16) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts):
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_passages(self, texts, *, batch_size: int = 32, show_progress: bool = False):
+        return self.encode_queries(texts)
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def laws_dir() -> Path:
+    if not LAWS.is_dir():
+        pytest.skip(f"related laws not found at {LAWS} (expected ../shared beside the checkout)")
+    return LAWS
+
+
+@pytest.fixture(scope="session")
+def real_qa(tmp_path_factory):
+    """The shipped pipeline with the real model, over the notice; index built once per session."""
+    from assistant.pipeline import PolicyQA
+
+    return PolicyQA.load(corpus=[NOTICE], index_dir=tmp_path_factory.mktemp("index") / "current")
