@@ -15,7 +15,7 @@ from .retrieval import Hit, Retrieval
 
 
 class AnswerType(str, Enum):
-    """What kind of fact a question asks for; some kinds must be visible in the quote."""
+    """What kind of fact a question asks for; all but OPEN must be visible in the quote."""
 
     NUMBER = "number"
     DATE = "date"
@@ -25,32 +25,62 @@ class AnswerType(str, Enum):
     OPEN = "open"
 
 
+_CN_NUM = "零〇一二两三四五六七八九十百千万"
+_UNITS = "周期|学时|课时|小时|平方米|百分点|所|个|届|项|名|次|年|类|种|批|期|倍|条|座|天|分|元|人|门|岁|轮|家|位|班"
+# A unit the question names may be answered with a close one (多少名教师 → 100人).
+_UNIT_ALIASES = {"名": "名|人|个|位", "人": "人|名|个|位", "个": "个|所|项|名|家", "条": "条|项", "位": "位|名|人"}
+
 _TYPE_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
-    (AnswerType.PHONE, re.compile(r"电话|热线|联系方式|手机号|号码|邮箱|网址")),
-    (AnswerType.MONEY, re.compile(r"多少钱|费用|收费标准|学费|价格|补助.{0,4}(?:多少|标准是)|金额|几块|工资.{0,3}(?:多少|涨)|奖金")),
+    (AnswerType.PHONE, re.compile(r"电话|热线|联系方式|手机号|号码|邮箱")),
+    (AnswerType.MONEY, re.compile(r"多少钱|费用|收费标准|学费|价格|补助.{0,4}(?:多少|标准是)|金额|几块|工资.{0,3}(?:多少|涨)|奖金|多少元")),
     (AnswerType.DATE, re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几点|日期|截止|哪个月|什么时间|多久|开学时间|公布时间")),
-    (AnswerType.PLACE, re.compile(r"哪些小区|哪个小区|在哪|地址|哪里|位置|范围是|学区|划片|哪条路|哪个街")),
-    (AnswerType.NUMBER, re.compile(r"几[所个届项名次年类种批期倍条座]|多少|百分之|百分比|多大比例|第几|几成")),
+    (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
+    (AnswerType.NUMBER, re.compile(rf"(?<!哪)几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
 )
 
 _EVIDENCE: dict[AnswerType, re.Pattern[str]] = {
-    AnswerType.NUMBER: re.compile(r"\d|[一二三四五六七八九十百千两]+(?:所|个|届|周期|期|项|条|类|级|种|名|次|批|年|大)"),
+    AnswerType.NUMBER: re.compile(rf"\d|[{_CN_NUM}]+(?:{_UNITS}|级)"),
     AnswerType.DATE: re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|期间|每年|年底|年初|[春秋]季|学期"),
     AnswerType.PHONE: re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}"),
     AnswerType.MONEY: re.compile(r"\d+(?:\.\d+)?\s*(?:元|万元|亿元)"),
-    AnswerType.PLACE: re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街道?|小区|村|镇|号院|社区)\b"),
+    AnswerType.PLACE: re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街道?|小区|村|镇|号院)|网站|网址|www\.|https?://"),
 }
 
 
-def answer_type(question: str) -> AnswerType:
+@dataclass(frozen=True)
+class Asked:
+    """The kind of fact asked for and, for numbers, the unit named (几所 → 所, 第几届 → 第…届)."""
+
+    kind: AnswerType
+    unit: str = ""
+    ordinal: bool = False
+
+    def satisfied_by(self, text: str) -> bool:
+        if self.kind is AnswerType.OPEN:
+            return True
+        if self.kind is AnswerType.NUMBER and self.unit == "%":
+            return bool(re.search(r"\d+(?:\.\d+)?%|百分之|百分点", text))
+        if self.kind is AnswerType.NUMBER and self.unit:
+            units = _UNIT_ALIASES.get(self.unit, self.unit)
+            if self.ordinal:
+                return bool(re.search(rf"第(?:\d+|[{_CN_NUM}]+)(?:{units})", text))
+            return bool(re.search(rf"(?:\d+(?:\.\d+)?|[{_CN_NUM}]+)\s*(?:{units})", text))
+        return bool(_EVIDENCE[self.kind].search(text))
+
+
+def answer_type(question: str) -> Asked:
     for kind, cue in _TYPE_CUES:
         if cue.search(question):
-            return kind
-    return AnswerType.OPEN
-
-
-def has_evidence(kind: AnswerType, text: str) -> bool:
-    return kind is AnswerType.OPEN or bool(_EVIDENCE[kind].search(text))
+            if kind is not AnswerType.NUMBER:
+                return Asked(kind)
+            if re.search(r"百分之几|百分比|多大比例|几成|比例是多少|多少比例|率是多少|率有多少|率多少", question):
+                return Asked(kind, "%")
+            if m := re.search(rf"第几({_UNITS})", question):
+                return Asked(kind, m.group(1), ordinal=True)
+            if m := re.search(rf"(?:几|多少)({_UNITS})", question):
+                return Asked(kind, m.group(1))
+            return Asked(kind)
+    return Asked(AnswerType.OPEN)
 
 
 @dataclass(frozen=True)
@@ -118,6 +148,10 @@ class Selection:
     quote: str
 
 
+# Sentence choice inside a unit (tuned on eval/dev key coverage).
+W_DENSE, W_COVERAGE, W_KEYWORD, SENTENCE_SLACK = 5.0, 0.6, 0.3, 0.12
+
+
 class AnswerBuilder:
     def __init__(self, index: Index):
         self.index = index
@@ -130,7 +164,7 @@ class AnswerBuilder:
         total = sum(kw.idf(t) for t in content)
         return sum(kw.idf(t) for t in content if t in text) / total if total else 0.0
 
-    def select(self, retrieval: Retrieval, hit: Hit, kind: AnswerType, max_sentences: int = 3) -> Selection:
+    def select(self, retrieval: Retrieval, hit: Hit, asked: Asked, max_sentences: int = 3) -> Selection:
         """Pick the 1–3 sentences of a unit that best hold the asked fact."""
         doc, unit = self.index.units[hit.unit_key]
         rows = [r for r in self.index.rows_by_unit[hit.unit_key] if self.index.chunks[r].sentence is not None]
@@ -141,15 +175,15 @@ class AnswerBuilder:
         dense = np.asarray([retrieval.dense[r] for r in candidates])
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
         cov = np.asarray([self._coverage(retrieval.tokens, self.index.chunks[r].text) for r in candidates])
-        typed = np.asarray([0.25 if kind is not AnswerType.OPEN and has_evidence(kind, self.index.chunks[r].text) else 0.0 for r in candidates])
+        typed = np.asarray([0.5 if asked.kind is not AnswerType.OPEN and asked.satisfied_by(self.index.chunks[r].text) else 0.0 for r in candidates])
         kw_scaled = kwd / kwd.max() if kwd.max() > 0 else kwd
-        score = 5.0 * (dense - dense.max()) + 0.6 * cov + 0.3 * kw_scaled + typed
+        score = W_DENSE * (dense - dense.max()) + W_COVERAGE * cov + W_KEYWORD * kw_scaled + typed
         best = float(score.max())
-        chosen = [candidates[i] for i in np.argsort(-score)[:max_sentences] if score[i] >= best - 0.12]
+        chosen = [candidates[i] for i in np.argsort(-score)[:max_sentences] if score[i] >= best - SENTENCE_SLACK]
         idx = tuple(sorted(self.index.chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 
-    def evidence(self, retrieval: Retrieval, selections: list[Selection], kind: AnswerType) -> Evidence:
+    def evidence(self, retrieval: Retrieval, selections: list[Selection], asked: Asked) -> Evidence:
         hits = retrieval.hits
         top = selections[0]
         _, unit = self.index.units[top.hit.unit_key]
@@ -161,7 +195,7 @@ class AnswerBuilder:
             margin=hits[0].score - (hits[1].score if len(hits) > 1 else 0.0),
             coverage=self._coverage(retrieval.tokens, top.quote),
             unit_coverage=self._coverage(retrieval.tokens, unit.title + unit.text),
-            type_ok=has_evidence(kind, top.quote),
+            type_ok=asked.satisfied_by(top.quote),
             agree=by_dense.unit_key == by_kw.unit_key,
         )
 

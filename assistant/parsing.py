@@ -213,7 +213,7 @@ def _parse_notice(lines: list[str], meta: dict[str, str], doc_id: str, source: s
         if line == title:
             pre_start = i + 1
     header_lines, preamble_lines = head[:pre_start], head[pre_start:]
-    if not header_lines:  # no repeated title: treat everything up to the first long paragraph as header
+    if not header_lines:  # no title line to split on: all of it is preamble
         header_lines, preamble_lines = [], head
 
     units: list[Unit] = []

@@ -31,8 +31,9 @@ class Fusion(str, Enum):
 @dataclass(frozen=True)
 class RetrievalConfig:
     fusion: Fusion = Fusion.WEIGHTED
-    dense_weight: float = 0.6  # WEIGHTED: share of the (min-max scaled) dense score
+    dense_weight: float = 0.7  # WEIGHTED: share of the (min-max scaled) dense score
     rrf_k: int = 20
+    header_weight: float = 0.5  # a header shares the title's words with every question; it wins only when asked about
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class Retrieval:
     dense: np.ndarray  # cosine per chunk row
     keyword: np.ndarray  # BM25 per chunk row
 
+
+# Questions about the document itself (who issued it, to whom) are the header's to answer.
+_ABOUT_DOCUMENT = re.compile(r"印发|发文|下发|谁发|哪个单位|哪个部门|发给|发送|通知|文件名|标题|落款|附件|主送")
 
 _FILLER = re.compile(
     r"^(?:(?:请问一下|请问|请教一下|请教|麻烦问一下|麻烦问下|麻烦|想问一下|想问下|想问|我想问一下|我想问|我想咨询一下|我想咨询|咨询一下|咨询|问一下|"
@@ -106,6 +110,7 @@ class Retriever:
         first = [index.chunks[rows[0]] for rows in self._unit_rows]
         self._doc_ids = [c.doc_id for c in first]
         self._points = [c.point for c in first]
+        self._is_header = np.asarray([k.endswith("#header") for k in self.unit_keys])
 
     def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         query = normalize_query(question)
@@ -138,6 +143,8 @@ class Retriever:
             w = self.config.dense_weight
             fused = w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)
 
+        if not _ABOUT_DOCUMENT.search(query):
+            fused = np.where(self._is_header, fused * self.config.header_weight, fused)
         allowed = np.ones(len(self.unit_keys), dtype=bool)
         if doc_ids is not None:
             allowed = np.asarray([d in doc_ids for d in self._doc_ids])

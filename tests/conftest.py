@@ -48,8 +48,19 @@ def laws_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_qa(tmp_path_factory):
-    """The shipped pipeline with the real model, over the notice; index built once per session."""
+def real_index_dir(tmp_path_factory) -> Path:
+    """An index of the notice built with the real model, once per test session."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+
+    directory = tmp_path_factory.mktemp("index") / "current"
+    load_or_build([NOTICE], directory, load_embedder())
+    return directory
+
+
+@pytest.fixture(scope="session")
+def real_qa(real_index_dir: Path):
+    """The shipped pipeline with the real model, over the notice."""
     from assistant.pipeline import PolicyQA
 
-    return PolicyQA.load(corpus=[NOTICE], index_dir=tmp_path_factory.mktemp("index") / "current")
+    return PolicyQA.load(corpus=[NOTICE], index_dir=real_index_dir)

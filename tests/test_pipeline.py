@@ -1,0 +1,111 @@
+"""Pipeline behaviour that does not depend on the embedding model (HashEmbedder stands in)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import config
+from assistant.answering import AnswerType, answer_type, has_evidence
+from assistant.index import Index
+from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, validate_question
+from assistant.retrieval import Mode, normalize_query
+
+from .conftest import NOTICE, HashEmbedder
+
+
+@pytest.fixture(scope="module")
+def qa() -> PolicyQA:
+    emb = HashEmbedder()
+    # Abstention thresholds are calibrated for the real model; bigram hashing needs none on dense scores.
+    return PolicyQA(Index.build([NOTICE], emb), emb, thresholds=Thresholds(dense=0.0))
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("今年民辦學校招生報名人數超過計劃怎麼辦？", "今年民办学校招生报名人数超过计划怎么办?"),
+        ("请问２０２０年计划建几所小学？", "2020年计划建几所小学?"),
+        ("你好，请问　孩子近视怎么办", "孩子近视怎么办"),
+        ("请问", "请问"),  # nothing but filler: keep it rather than send an empty query
+    ],
+)
+def test_normalize_query(raw: str, expected: str):
+    assert normalize_query(raw) == expected
+
+
+@pytest.mark.parametrize("bad,match", [("", "问题不能为空"), ("   \n", "question is empty"), ("问" * (config.MAX_QUESTION_CHARS + 1), "limit is 500"), (42, "must be a string")])
+def test_validate_question_rejects(bad, match):
+    with pytest.raises(InvalidQuestionError, match=match):
+        validate_question(bad)
+
+
+def test_validate_history():
+    assert validate_question(" 问题 ", ["前一个问题", "  "]) == ("问题", ("前一个问题",))
+    with pytest.raises(InvalidQuestionError, match="history must be a list of strings"):
+        validate_question("问题", "不是列表")
+    with pytest.raises(InvalidQuestionError, match="history has 21 turns"):
+        validate_question("问题", ["x"] * 21)
+
+
+@pytest.mark.parametrize(
+    "question,history,expected",
+    [
+        ("那幼儿园呢？", ["2020年计划新建几所小学？"], "2020年计划新建几所幼儿园?"),
+        ("它是第几届？", ["社区教育展示周什么时候办？"], "社区教育展示周是第几届?"),
+        ("中考改革有什么安排？", ["2020年计划新建几所小学？"], "中考改革有什么安排?"),
+        ("今年新增多少学前教育学位？", [], "2020年新增多少学前教育学位?"),
+    ],
+)
+def test_rewrite_follow_ups_and_years(qa: PolicyQA, question, history, expected):
+    assert qa.rewrite(question, history) == expected
+
+
+@pytest.mark.parametrize(
+    "question,kind",
+    [("2020年计划新建几所小学？", AnswerType.NUMBER), ("报名电话是多少？", AnswerType.PHONE), ("学费多少钱？", AnswerType.MONEY),
+     ("摇号结果什么时候公布？", AnswerType.DATE), ("学区范围包括哪些小区？", AnswerType.PLACE), ("报名人数超过计划怎么办？", AnswerType.OPEN)],
+)
+def test_answer_type(question: str, kind: AnswerType):
+    assert answer_type(question) is kind
+
+
+def test_evidence_patterns():
+    assert has_evidence(AnswerType.NUMBER, "2020年计划建设2所中学、5所小学、5所幼儿园。")
+    assert has_evidence(AnswerType.NUMBER, "办好第十四届社区教育展示周。")
+    assert not has_evidence(AnswerType.PHONE, "2020年计划建设2所中学。")
+    assert not has_evidence(AnswerType.MONEY, "落实义务教育生均经费基本标准。")
+
+
+def test_answer_quotes_verbatim_and_cites(qa: PolicyQA):
+    answer = qa.ask("2020年计划建设几所中学、小学和幼儿园？")
+    source = NOTICE.read_text(encoding="utf-8")
+    assert not answer.abstained
+    top = answer.citations[0]
+    assert top.point == 10 and "5所小学" in top.quote
+    for c in answer.citations:
+        for piece in c.quote.split("……"):
+            assert piece in source
+        assert f"“{c.quote}”" in answer.answer
+    assert "（出自《天津市东丽区2020年教育工作要点》第10条「优化教育资源配置」）" in answer.answer
+
+
+def test_year_outside_the_corpus_abstains_and_says_which_year(qa: PolicyQA):
+    answer = qa.ask("2022年计划建几所小学？")
+    assert answer.abstained
+    assert "2020年" in answer.answer and "2022年" in answer.answer
+    assert all(c.quote == "" for c in answer.citations)
+
+
+def test_json_contract_keys(qa: PolicyQA):
+    out = qa.ask("学籍管理有什么要求？").to_json(id="q1")
+    assert list(out) == ["id", "question", "rewritten_question", "answer", "abstained", "citations", "latency_ms"]
+    assert out["id"] == "q1" and isinstance(out["latency_ms"], float)
+    for c in out["citations"]:
+        assert list(c) == ["doc_id", "doc_title", "point", "point_title", "path", "quote", "score"]
+
+
+def test_modes_rank_units(qa: PolicyQA):
+    for mode in Mode:
+        hits = qa.retriever.search("电脑摇号随机录取", k=3, mode=mode).hits
+        assert len(hits) == 3 and len({h.unit_key for h in hits}) == 3
+    assert qa.retriever.search("电脑摇号随机录取", mode=Mode.BM25).hits[0].point == 20
