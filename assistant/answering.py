@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
+from .chunking import Level
 from .index import Index
 from .parsing import Document, DocKind, Unit, UnitKind
 from .retrieval import Hit, Retrieval
@@ -26,13 +28,16 @@ class AnswerType(str, Enum):
 
 
 _CN_NUM = "零〇一二两三四五六七八九十百千万"
-_UNITS = "周期|学时|课时|小时|平方米|百分点|所|个|届|项|名|次|年|类|种|批|期|倍|条|座|天|分|元|人|门|岁|轮|家|位|班"
+_UNITS = "周期|学时|课时|小时|平方米|百分点|个人|个月|周岁|所|个|届|项|名|次|年|类|种|批|期|倍|条|座|天|日|分|元|人|门|岁|轮|家|位|班|月"
 # A unit the question names may be answered with a close one (多少名教师 → 100人).
-_UNIT_ALIASES = {"名": "名|人|个|位", "人": "人|名|个|位", "个": "个|所|项|名|家", "条": "条|项", "位": "位|名|人"}
+_UNIT_ALIASES = {
+    "名": "名|人|个|位", "人": "人|名|个|位", "个人": "人|名|个|位", "位": "位|名|人", "个": "个|所|项|名|家", "条": "条|项",
+    "岁": "岁|周岁", "周岁": "周岁|岁", "天": "天|日", "日": "日|天", "月": "个月|月", "个月": "个月|月",
+}
 
 _TYPE_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (AnswerType.PHONE, re.compile(r"电话|热线|联系方式|手机号|号码|邮箱")),
-    (AnswerType.MONEY, re.compile(r"多少钱|费用|收费标准|学费|价格|补助.{0,4}(?:多少|标准是)|金额|几块|工资.{0,3}(?:多少|涨)|奖金|多少元")),
+    (AnswerType.MONEY, re.compile(r"多少钱|多少元|几块|(?:学费|费用|收费|补助|补贴|工资|奖金|价格|保育费)\S{0,4}(?:多少|涨多少|标准是)|金额是|收费标准")),
     (AnswerType.DATE, re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几点|日期|截止|哪个月|什么时间|多久|开学时间|公布时间")),
     (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
     (AnswerType.NUMBER, re.compile(rf"(?<!哪)几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
@@ -58,6 +63,7 @@ class Asked:
     def satisfied_by(self, text: str) -> bool:
         if self.kind is AnswerType.OPEN:
             return True
+        text = unicodedata.normalize("NFKC", text)  # laws write 10％ and １５日 in full width
         if self.kind is AnswerType.NUMBER and self.unit == "%":
             return bool(re.search(r"\d+(?:\.\d+)?%|百分之|百分点", text))
         if self.kind is AnswerType.NUMBER and self.unit:
@@ -167,20 +173,29 @@ class AnswerBuilder:
     def select(self, retrieval: Retrieval, hit: Hit, asked: Asked, max_sentences: int = 3) -> Selection:
         """Pick the 1–3 sentences of a unit that best hold the asked fact."""
         doc, unit = self.index.units[hit.unit_key]
-        rows = [r for r in self.index.rows_by_unit[hit.unit_key] if self.index.chunks[r].sentence is not None]
+        chunks = self.index.chunks
+        rows = [r for r in self.index.rows_by_unit[hit.unit_key] if chunks[r].level is Level.SENTENCE]
         sents = unit.sentences
         if not rows:
             return Selection(hit, (), unit.text)
-        candidates = [r for r in rows if not (unit.kind is UnitKind.POINT and self.index.chunks[r].sentence == 0 and len(rows) > 1)]
-        dense = np.asarray([retrieval.dense[r] for r in candidates])
+        candidates = [r for r in rows if not (unit.kind is UnitKind.POINT and chunks[r].sentence == 0 and len(rows) > 1)]
+        # A sentence is as close as its closest clause.
+        best_part: dict[int, float] = {}
+        for r in self.index.rows_by_unit[hit.unit_key]:
+            if chunks[r].sentence is not None:
+                best_part[chunks[r].sentence] = max(best_part.get(chunks[r].sentence, -1.0), float(retrieval.dense[r]))
+        if asked.kind is not AnswerType.OPEN:
+            # Numeric, date, … questions quote a sentence that holds such a fact, when the unit has one.
+            typed = [r for r in candidates if asked.satisfied_by(chunks[r].text)]
+            candidates = typed or candidates
+        dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
-        cov = np.asarray([self._coverage(retrieval.tokens, self.index.chunks[r].text) for r in candidates])
-        typed = np.asarray([0.5 if asked.kind is not AnswerType.OPEN and asked.satisfied_by(self.index.chunks[r].text) else 0.0 for r in candidates])
+        cov = np.asarray([self._coverage(retrieval.tokens, chunks[r].text) for r in candidates])
         kw_scaled = kwd / kwd.max() if kwd.max() > 0 else kwd
-        score = W_DENSE * (dense - dense.max()) + W_COVERAGE * cov + W_KEYWORD * kw_scaled + typed
+        score = W_DENSE * (dense - dense.max()) + W_COVERAGE * cov + W_KEYWORD * kw_scaled
         best = float(score.max())
         chosen = [candidates[i] for i in np.argsort(-score)[:max_sentences] if score[i] >= best - SENTENCE_SLACK]
-        idx = tuple(sorted(self.index.chunks[r].sentence for r in chosen))
+        idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 
     def evidence(self, retrieval: Retrieval, selections: list[Selection], asked: Asked) -> Evidence:
@@ -211,7 +226,8 @@ class AnswerBuilder:
         return "\n".join(parts)
 
     def abstention(self, retrieval: Retrieval, note: str = "") -> tuple[str, tuple[Citation, ...]]:
-        titles = "、".join(dict.fromkeys(f"《{d.title}》" for d in self.index.documents))
+        docs = self.index.documents
+        titles = f"《{docs[0].title}》" if len(docs) == 1 else f"所收录的{len(docs)}份政策文件"
         related = tuple(
             Citation(h.doc_id, *_unit_names(self.index, h.unit_key), _path(self.index, h.unit_key), "", h.score) for h in retrieval.hits[:3]
         )

@@ -1,13 +1,15 @@
 """Turn parsed documents into retrieval chunks.
 
 Each work point or article is one chunk of level ``UNIT``; each of its sentences
-is a chunk of level ``SENTENCE`` pointing back at it. Retrieval matches on both
-and always answers with the unit (match on sentences, return the point).
+is a chunk of level ``SENTENCE`` pointing back at it, and the clauses of a long
+sentence are chunks of level ``CLAUSE``. Retrieval matches on all three and
+always answers with whole sentences of the unit (match on parts, return the point).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -17,6 +19,27 @@ from .parsing import Document, DocKind, Unit, UnitKind
 class Level(str, Enum):
     UNIT = "unit"
     SENTENCE = "sentence"
+    CLAUSE = "clause"
+
+
+#: Sentences longer than this also get clause chunks: one embedding of a
+#: 150-character sentence blurs the clause that holds the asked fact.
+CLAUSE_MIN_SENTENCE = 60
+_CLAUSE_SPLIT = re.compile(r"(?<=[，；：,;:])")
+
+
+def clauses(sentence: str) -> list[str]:
+    if len(sentence) <= CLAUSE_MIN_SENTENCE:
+        return []
+    parts = [p for p in _CLAUSE_SPLIT.split(sentence) if p.strip()]
+    # Very short clauses (按照…, 深入…) carry no fact of their own: merge them forward.
+    merged: list[str] = []
+    for p in parts:
+        if merged and len(merged[-1]) < 8:
+            merged[-1] += p
+        else:
+            merged.append(p)
+    return merged if len(merged) > 1 else []
 
 
 @dataclass(frozen=True)
@@ -59,12 +82,14 @@ def chunk_document(doc: Document) -> list[Chunk]:
         key = unit_key(doc, unit)
         path = unit_path(doc, unit)
         # The unit chunk carries its title so a short title query still lands on it.
-        texts: list[tuple[Level, str, int | None]] = [(Level.UNIT, unit.text, None)]
-        texts += [(Level.SENTENCE, s, i) for i, s in enumerate(unit.sentences)]
-        for level, text, idx in texts:
+        texts: list[tuple[Level, str, int | None, str]] = [(Level.UNIT, unit.text, None, "unit")]
+        for i, sentence in enumerate(unit.sentences):
+            texts.append((Level.SENTENCE, sentence, i, f"s{i}"))
+            texts += [(Level.CLAUSE, c, i, f"s{i}c{j}") for j, c in enumerate(clauses(sentence))]
+        for level, text, idx, where in texts:
             chunks.append(
                 Chunk(
-                    chunk_id=chunk_id(doc.source or doc.doc_id, f"{key}/{level.value}{'' if idx is None else idx}", text),
+                    chunk_id=chunk_id(doc.source or doc.doc_id, f"{key}/{where}", text),
                     doc_id=doc.doc_id,
                     doc_title=doc.title,
                     level=level,

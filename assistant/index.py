@@ -36,7 +36,7 @@ from .parsing import Document, DocKind, Unit, UnitKind, corpus_files, parse_corp
 logger = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout or the parsing/chunking rules change.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class IndexLoadError(RuntimeError):

@@ -15,6 +15,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 jieba.setLogLevel(logging.WARNING)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 # Function and question words that say nothing about which point answers.
 STOPWORDS = frozenset(

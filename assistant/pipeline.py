@@ -47,7 +47,9 @@ _PRONOUN = re.compile(r"^(?:那么?|还有|另外)?(它们|它|其|这个|那个
 _NO_SUBJECT = re.compile(r"^(?:是|有|要|能|会|在|还|都|一共|具体|主要)")
 _ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|那如果是)?(.{1,12}?)(?:呢|怎么样|如何)[？?。!！]*$")
 _ASKING = re.compile(r"(什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
-_NOUNISH = ("n", "vn", "nz", "l")
+# What a question asks about a topic; 那X呢 swaps the topic and keeps these.
+_ASKED_ATTRIBUTES = frozenset("目标 要求 措施 安排 政策 规定 内容 任务 工作 方面 举措 标准 时间 变化 计划 规划 办法 意见 情况 作用 目的".split())
+_CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
 
 class Rewriter:
@@ -55,7 +57,7 @@ class Rewriter:
 
     Pronouns (它, 这) take the last question's topic; an elliptical 那X呢 swaps X
     for the noun phrase of the last question it is most similar to (by embedding),
-    so 体质健康呢 after 近视防控今年有什么目标 keeps the asked attribute 目标.
+    so 体质健康呢 after 近视防控今年有什么目标 replaces 近视防控 and keeps 目标.
     """
 
     def __init__(self, tokenizer, embedder):
@@ -71,7 +73,7 @@ class Rewriter:
     def _noun_phrases(self, text: str) -> list[str]:
         phrases, current = [], ""
         for w in self._pos.cut(text):
-            if w.flag.startswith(_NOUNISH) or (current and w.flag == "v" and w.word in ("防控", "建设", "管理")):
+            if w.flag[:1] in _CONTENT_POS:
                 current += w.word
             else:
                 if len(current) > 1:
@@ -92,7 +94,7 @@ class Rewriter:
             return self._topic(prev) + q
         if (m := _ELLIPSIS.match(q)) is not None:
             new = m.group(1)
-            phrases = [p for p in self._noun_phrases(prev) if p not in new and new not in p]
+            phrases = [p for p in self._noun_phrases(prev) if p not in new and new not in p and p not in _ASKED_ATTRIBUTES]
             if phrases:
                 vecs = self._embedder.encode_queries([new, *phrases])
                 target = phrases[int((vecs[1:] @ vecs[0]).argmax())]
@@ -104,6 +106,7 @@ class Rewriter:
         return question
 
 
+_LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _RELATIVE_YEAR = {"今年": 0, "本年度": 0, "本年": 0, "明年": 1, "去年": -1, "后年": 2, "前年": -2}
 
@@ -121,6 +124,10 @@ class Thresholds:
 
     coverage: float = 0.2
     dense: float = 0.875
+    typed_coverage: float = 0.3  # a number or date only answers if its sentence is about the question …
+    typed_dense: float = 0.9  # … by its words or, for colloquial questions, by a strong dense match
+    extra_ratio: float = 0.9  # a further point is cited when its score is this close to the top one …
+    list_ratio: float = 0.75  # … or this close when the question asks for a list
 
 
 class PolicyQA:
@@ -182,16 +189,18 @@ class PolicyQA:
     def _select(self, retrieval, asked: Asked) -> list[Selection]:
         hits = retrieval.hits
         selections = [self.builder.select(retrieval, hits[0], asked)]
-        # A second point joins when it scores nearly as well: the question spans both.
+        # Further points join when they score nearly as well (the question spans them);
+        # a question asking for a list (哪些方面, 都有哪些举措) lets them in more easily.
+        ratio = self.thresholds.list_ratio if _LIST_QUESTION.search(retrieval.query) else self.thresholds.extra_ratio
         for h in hits[1:3]:
-            if h.score >= 0.9 * hits[0].score and h.score > 0:
+            if h.score > 0 and h.score >= ratio * hits[0].score and not h.unit_key.endswith(("#header", "#preamble")):
                 selections.append(self.builder.select(retrieval, h, asked, max_sentences=2))
         return selections
 
     def _answerable(self, ev: Evidence, asked: Asked) -> bool:
         t = self.thresholds
-        if asked.kind is not AnswerType.OPEN and not ev.type_ok:
-            return False
+        if asked.kind is not AnswerType.OPEN:
+            return ev.type_ok and (ev.coverage >= t.typed_coverage or ev.top_dense >= t.typed_dense)
         return ev.coverage >= t.coverage or ev.top_dense >= t.dense
 
     def _year_note(self, question: str, selections: list[Selection]) -> str:
