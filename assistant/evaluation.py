@@ -143,6 +143,8 @@ def by_type(outcomes: Sequence[Outcome], default_doc: str) -> dict[str, dict[str
 
 
 def _fmt(v: float) -> str:
+    if isinstance(v, int):
+        return str(v)
     return "–" if v != v else (f"{v:.0f}" if v > 10 else f"{v:.3f}")
 
 

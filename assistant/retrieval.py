@@ -114,7 +114,8 @@ class Retriever:
 
     def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         query = normalize_query(question)
-        tokens = tuple(self.index.keywords.tokenizer(query))
+        tokenizer = self.index.keywords.tokenizer
+        tokens = tuple(dict.fromkeys([*tokenizer(query), *tokenizer.expand(query)]))
         n = len(self.index.chunks)
         if mode in (Mode.BM25, Mode.BM25_UNITS):
             dense = np.zeros(n, dtype=np.float32)
