@@ -24,6 +24,7 @@ class AnswerType(str, Enum):
     PHONE = "phone"
     MONEY = "money"
     PLACE = "place"
+    PROCEDURE = "procedure"
     OPEN = "open"
 
 
@@ -38,10 +39,15 @@ _UNIT_ALIASES = {
 _TYPE_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (AnswerType.PHONE, re.compile(r"电话|热线|联系方式|手机号|号码|邮箱")),
     (AnswerType.MONEY, re.compile(r"多少钱|多少元|几块|(?:学费|费用|收费|补助|补贴|工资|奖金|价格|保育费)\S{0,4}(?:多少|涨多少|标准是)|金额是|收费标准")),
-    (AnswerType.DATE, re.compile(r"什么时候|何时|哪天|哪一天|几月|几号|几点|日期|截止|哪个月|什么时间|多久|开学时间|公布时间")),
+    (AnswerType.NUMBER, re.compile(r"几点零|几点几|几\.0")),  # a version number such as 2.0, not a time
+    (AnswerType.DATE, re.compile(r"什么时候|何时|哪年|哪一年|哪天|哪一天|几月|几号|几点|日期|截止|哪个月|什么时间|多久|开学时间|公布时间|开幕")),
     (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
+    (AnswerType.PROCEDURE, re.compile(r"(?:怎么|如何|怎样)(?:报名|申请|办理|登记|选|评|认定|参加|注册|预约)|(?:报名|申请|办理|入学|招生)(?:流程|程序|手续|步骤|方式)|(?:哪些|什么)(?:材料|证明|手续|证件)")),
     (AnswerType.NUMBER, re.compile(rf"(?<!哪)几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
 )
+
+# 哪天 / 几号 / 几点 ask for a day or a time; 什么时候 / 哪年 may be answered with a year.
+_DAY_LEVEL = re.compile(r"哪天|哪一天|几月|几号|几点|日期|截止|哪个月|开幕|公布时间")
 
 _EVIDENCE: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.NUMBER: re.compile(rf"\d|[{_CN_NUM}]+(?:{_UNITS}|级)"),
@@ -49,7 +55,9 @@ _EVIDENCE: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.PHONE: re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}"),
     AnswerType.MONEY: re.compile(r"\d+(?:\.\d+)?\s*(?:元|万元|亿元)"),
     AnswerType.PLACE: re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街道?|小区|村|镇|号院)|网站|网址|www\.|https?://"),
+    AnswerType.PROCEDURE: re.compile(r"程序|流程|步骤|材料|证明|手续|登录|提交|携带|填写|选举|推选|报名方式|申请表|网上报名|现场报名"),
 }
+_DAY_EVIDENCE = re.compile(r"\d{1,2}月|\d{1,2}日|\d{1,2}号|\d{1,2}[:：]\d{2}|[上下]午|[一二三四五六七八九十]+月|[一二三四五六七八九十]+日")
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class Asked:
     kind: AnswerType
     unit: str = ""
     ordinal: bool = False
+    day_level: bool = False  # DATE: a day or time is asked for, a year does not answer it
 
     def satisfied_by(self, text: str) -> bool:
         if self.kind is AnswerType.OPEN:
@@ -68,15 +77,19 @@ class Asked:
             return bool(re.search(r"\d+(?:\.\d+)?%|百分之|百分点", text))
         if self.kind is AnswerType.NUMBER and self.unit:
             units = _UNIT_ALIASES.get(self.unit, self.unit)
-            if self.ordinal:
-                return bool(re.search(rf"第(?:\d+|[{_CN_NUM}]+)(?:{units})", text))
+            if self.ordinal:  # 第二期, and as often without 第: 二期, 十一届
+                return bool(re.search(rf"(?:\d+|[{_CN_NUM}]+)(?:{units})", text))
             return bool(re.search(rf"(?:\d+(?:\.\d+)?|[{_CN_NUM}]+)\s*(?:{units})", text))
+        if self.day_level:
+            return bool(_DAY_EVIDENCE.search(text))
         return bool(_EVIDENCE[self.kind].search(text))
 
 
 def answer_type(question: str) -> Asked:
     for kind, cue in _TYPE_CUES:
         if cue.search(question):
+            if kind is AnswerType.DATE:
+                return Asked(kind, day_level=bool(_DAY_LEVEL.search(question)))
             if kind is not AnswerType.NUMBER:
                 return Asked(kind)
             if re.search(r"百分之几|百分比|多大比例|几成|比例是多少|多少比例|率是多少|率有多少|率多少", question):
@@ -139,7 +152,8 @@ class Evidence:
     """Per-question features the abstention decision uses (also logged by eval)."""
 
     top_score: float
-    top_dense: float
+    top_dense: float  # best cosine of any chunk of the top unit
+    quote_dense: float  # best cosine of the quoted sentences (or their clauses)
     margin: float  # fused score gap between the first and second unit
     coverage: float  # IDF-weighted share of query terms found in the quoted sentences
     unit_coverage: float  # the same over the whole cited unit
@@ -207,6 +221,7 @@ class AnswerBuilder:
         return Evidence(
             top_score=hits[0].score,
             top_dense=float(max(retrieval.dense[r] for r in self.index.rows_by_unit[top.hit.unit_key])),
+            quote_dense=max((float(retrieval.dense[r]) for r in self.index.rows_by_unit[top.hit.unit_key] if self.index.chunks[r].sentence in top.sentences), default=0.0),
             margin=hits[0].score - (hits[1].score if len(hits) > 1 else 0.0),
             coverage=self._coverage(retrieval.tokens, top.quote),
             unit_coverage=self._coverage(retrieval.tokens, unit.title + unit.text),

@@ -44,6 +44,7 @@ def validate_question(question: object, history: object = ()) -> tuple[str, tupl
 
 
 _PRONOUN = re.compile(r"^(?:那么?|还有|另外)?(它们|它|其|这个|那个|这项|这些|那些|该项|该|这(?=是|个|次|届|项)|那(?=是))")
+_FOLLOW_MARKER = re.compile(r"^(?:那么|那|还有|另外)(?![个些样])")
 _NO_SUBJECT = re.compile(r"^(?:是|有|要|能|会|在|还|都|一共|具体|主要)")
 _ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|那如果是)?(.{1,12}?)(?:呢|怎么样|如何)[？?。!！]*$")
 _ASKING = re.compile(r"(什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
@@ -101,14 +102,20 @@ class Rewriter:
                 i = prev.rfind(target)
                 return prev[:i] + new + prev[i + len(target):] + "？"
             return f"{self._topic(prev)}，{new}？"
-        if len(q) <= 6:
-            return f"{self._topic(prev)}，{q}"
+        # 那没法到学校上课的孩子怎么办 opens with a follow-up marker; 今年建到第几期了 names no topic of its own.
+        if (m := _FOLLOW_MARKER.match(q)) is not None or not self._has_noun(q):
+            return f"{self._topic(prev)}，{q[m.end():] if m else q}"
         return question
+
+    def _has_noun(self, text: str) -> bool:
+        return any(w.flag.startswith("n") and len(w.word) > 1 for w in self._pos.cut(text))
 
 
 _LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _RELATIVE_YEAR = {"今年": 0, "本年度": 0, "本年": 0, "明年": 1, "去年": -1, "后年": 2, "前年": -2}
+# Five-year plan periods, so "“十四五”期间建几所学校" is checked against the years the text covers.
+_PLAN_PERIODS = {"十三五": (2016, 2020), "十四五": (2021, 2025), "十五五": (2026, 2030)}
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ class PolicyQA:
         self.thresholds = thresholds
         notices = [d for d in index.documents if d.kind is DocKind.NOTICE and d.year]
         self.current_year = max((d.year for d in notices), default=None)
+
         self.years = {d.year for d in index.documents if d.year}
 
     @classmethod
@@ -200,15 +208,20 @@ class PolicyQA:
     def _answerable(self, ev: Evidence, asked: Asked) -> bool:
         t = self.thresholds
         if asked.kind is not AnswerType.OPEN:
-            return ev.type_ok and (ev.coverage >= t.typed_coverage or ev.top_dense >= t.typed_dense)
+            return ev.type_ok and (ev.coverage >= t.typed_coverage or ev.quote_dense >= t.typed_dense)
         return ev.coverage >= t.coverage or ev.top_dense >= t.dense
 
     def _year_note(self, question: str, selections: list[Selection]) -> str:
         asked = {int(y) for y in _YEAR.findall(question)}
         # The year must be in the quoted sentences themselves: point 11 names 2019 only as a plan's span.
         quoted = "".join(s.quote for s in selections)
-        missing = sorted(y for y in asked if y not in self.years and str(y) not in quoted)
+        missing = [f"{y}年" for y in sorted(asked) if y not in self.years and str(y) not in quoted]
+        missing += [
+            f"“{name}”期间（{a}—{b}年）"
+            for name, (a, b) in _PLAN_PERIODS.items()
+            if name in question and name not in quoted and not any(a <= y <= b for y in self.years)
+        ]
         if not missing:
             return ""
         covered = "、".join(f"{y}年" for y in sorted(self.years))
-        return f"抱歉，现有文件只涵盖{covered}的内容，没有关于{'、'.join(f'{y}年' for y in missing)}的安排，不能把{covered}的计划当作{missing[0]}年的事实回答。"
+        return f"抱歉，现有文件只涵盖{covered}的内容，没有关于{'、'.join(missing)}的安排，不能把{covered}的计划当作{missing[0]}的事实回答。"
