@@ -168,6 +168,9 @@ class Selection:
     quote: str
 
 
+_ASKS_ISSUER = re.compile(r"谁|哪个单位|哪个部门|哪个机关|发文|发布|印发|制定")
+_ASKS_RECIPIENTS = re.compile(r"发给|下发给|哪些单位|对象|主送|给谁")
+
 # Sentence choice inside a unit (tuned on eval/dev key coverage).
 W_DENSE, W_COVERAGE, W_KEYWORD, SENTENCE_SLACK = 5.0, 0.6, 0.3, 0.12
 
@@ -198,6 +201,11 @@ class AnswerBuilder:
         for r in self.index.rows_by_unit[hit.unit_key]:
             if chunks[r].sentence is not None:
                 best_part[chunks[r].sentence] = max(best_part.get(chunks[r].sentence, -1.0), float(retrieval.dense[r]))
+        if unit.kind is UnitKind.HEADER:
+            # Who issued it / to whom: quote the line that holds the parsed issuer or recipients.
+            wanted = doc.recipients if _ASKS_RECIPIENTS.search(retrieval.query) else doc.issuer if _ASKS_ISSUER.search(retrieval.query) else ""
+            holding = [r for r in candidates if wanted and wanted in chunks[r].text]
+            candidates = holding or candidates
         if asked.kind is not AnswerType.OPEN:
             # Numeric, date, … questions quote a sentence that holds such a fact, when the unit has one.
             typed = [r for r in candidates if asked.satisfied_by(chunks[r].text)]

@@ -144,8 +144,9 @@ class Retriever:
             w = self.config.dense_weight
             fused = w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)
 
-        if not _ABOUT_DOCUMENT.search(query):
-            fused = np.where(self._is_header, fused * self.config.header_weight, fused)
+        # The header is where "who issued it / to whom" is answered, and rarely anything else.
+        weight = 1 / self.config.header_weight if _ABOUT_DOCUMENT.search(query) else self.config.header_weight
+        fused = np.where(self._is_header, fused * weight, fused)
         allowed = np.ones(len(self.unit_keys), dtype=bool)
         if doc_ids is not None:
             allowed = np.asarray([d in doc_ids for d in self._doc_ids])

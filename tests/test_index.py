@@ -64,6 +64,8 @@ def test_harvested_terms_and_tokenizer():
     assert "1+x" in tokens  # lower-cased, kept whole
     assert "5所小学" in tokens and "小学" in tokens
     assert "，" not in tokens and "的" not in tok("学校的")
+    assert set(tok.expand("孩子被欺负了，补课班乱收费")) >= {"校园", "欺凌", "校外", "培训", "机构", "收费", "公示"}
+    assert tok.expand("2020年计划建设几所小学") == []
 
 
 def test_save_load_round_trip(corpus: Path, tmp_path: Path):
