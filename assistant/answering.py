@@ -17,7 +17,7 @@ from .retrieval import Hit, Retrieval
 
 
 class AnswerType(str, Enum):
-    """What kind of fact a question asks for; all but OPEN must be visible in the quote."""
+    """A kind of fact a question can ask for; the quote must show it (open questions ask for none)."""
 
     NUMBER = "number"
     DATE = "date"
@@ -25,7 +25,7 @@ class AnswerType(str, Enum):
     MONEY = "money"
     PLACE = "place"
     PROCEDURE = "procedure"
-    OPEN = "open"
+    NAME = "name"  # which schools, which country: a proper name must be quoted
 
 
 _CN_NUM = "零〇一二两三四五六七八九十百千万"
@@ -36,13 +36,16 @@ _UNIT_ALIASES = {
     "岁": "岁|周岁", "周岁": "周岁|岁", "天": "天|日", "日": "日|天", "月": "个月|月", "个月": "个月|月",
 }
 
+_VERSION_CUE = re.compile(r"几点零|几点几|几\.0")  # a version number such as 2.0
+
 _TYPE_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (AnswerType.PHONE, re.compile(r"电话|热线|联系方式|手机号|号码|邮箱")),
     (AnswerType.MONEY, re.compile(r"多少钱|多少元|几块|(?:学费|费用|收费|补助|补贴|工资|奖金|价格|保育费)\S{0,4}(?:多少|涨多少|标准是)|金额是|收费标准")),
-    (AnswerType.NUMBER, re.compile(r"几点零|几点几|几\.0")),  # a version number such as 2.0, not a time
+    (AnswerType.NUMBER, _VERSION_CUE),
     (AnswerType.DATE, re.compile(r"什么时候|何时|哪年|哪一年|哪天|哪一天|几月|几号|几点|日期|截止|哪个月|什么时间|多久|开学时间|公布时间|开幕")),
-    (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
-    (AnswerType.PROCEDURE, re.compile(r"(?:怎么|如何|怎样)(?:报名|申请|办理|登记|选|评|认定|参加|注册|预约)|(?:报名|申请|办理|入学|招生)(?:流程|程序|手续|步骤|方式)|(?:哪些|什么)(?:材料|证明|手续|证件)")),
+    (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|什么地点|哪个地点|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
+    (AnswerType.NAME, re.compile(r"是?哪(?:几|两|三|些|一)?所(?:学校|小学|中学|幼儿园)?|哪些学校|哪个学校|哪个国家|哪些国家|哪家|名单|叫什么名字|校名")),
+    (AnswerType.PROCEDURE, re.compile(r"(?:怎么|如何|怎样)(?:报名|申请|办理|登记|选|评|认定|参加|注册|预约)|(?:报名|申请|办理|入学|招生)(?:流程|程序|手续|步骤|方式)|(?:哪些|什么)(?:材料|证明|手续|证件|流程|程序)|找谁|去哪办|去哪儿办")),
     (AnswerType.NUMBER, re.compile(rf"(?<!哪)几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
 )
 
@@ -55,6 +58,7 @@ _EVIDENCE: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.PHONE: re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}"),
     AnswerType.MONEY: re.compile(r"\d+(?:\.\d+)?\s*(?:元|万元|亿元)"),
     AnswerType.PLACE: re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街道?|小区|村|镇|号院)|网站|网址|www\.|https?://"),
+    AnswerType.NAME: re.compile(r"(?:省|市|区|县|镇)[\u4e00-\u9fff]{1,10}(?:小学|中学|学校|幼儿园|分校|学院)|大学[\u4e00-\u9fff]{0,6}分校|[\u4e00-\u9fff]{2,6}(?:大学|学院)"),
     AnswerType.PROCEDURE: re.compile(r"程序|流程|步骤|材料|证明|手续|登录|提交|携带|填写|选举|推选|报名方式|申请表|网上报名|现场报名"),
 }
 _DAY_EVIDENCE = re.compile(r"\d{1,2}月|\d{1,2}日|\d{1,2}号|\d{1,2}[:：]\d{2}|[上下]午|[一二三四五六七八九十]+月|[一二三四五六七八九十]+日")
@@ -70,8 +74,6 @@ class Asked:
     day_level: bool = False  # DATE: a day or time is asked for, a year does not answer it
 
     def satisfied_by(self, text: str) -> bool:
-        if self.kind is AnswerType.OPEN:
-            return True
         text = unicodedata.normalize("NFKC", text)  # laws write 10％ and １５日 in full width
         if self.kind is AnswerType.NUMBER and self.unit == "%":
             return bool(re.search(r"\d+(?:\.\d+)?%|百分之|百分点", text))
@@ -85,21 +87,33 @@ class Asked:
         return bool(_EVIDENCE[self.kind].search(text))
 
 
-def answer_type(question: str) -> Asked:
+def _refine(kind: AnswerType, question: str) -> Asked:
+    if kind is AnswerType.DATE:
+        return Asked(kind, day_level=bool(_DAY_LEVEL.search(question)))
+    if kind is not AnswerType.NUMBER:
+        return Asked(kind)
+    if re.search(r"百分之几|百分比|多大比例|几成|比例是多少|多少比例|率是多少|率有多少|率多少", question):
+        return Asked(kind, "%")
+    if m := re.search(rf"第几({_UNITS})", question):
+        return Asked(kind, m.group(1), ordinal=True)
+    if m := re.search(rf"(?:几|多少)({_UNITS})", question):
+        return Asked(kind, m.group(1))
+    return Asked(kind)
+
+
+def asked_facts(question: str) -> tuple[Asked, ...]:
+    """Every kind of fact the question asks for (什么时间、什么地点 asks two); () for an open question."""
+    facts: list[Asked] = []
     for kind, cue in _TYPE_CUES:
         if cue.search(question):
-            if kind is AnswerType.DATE:
-                return Asked(kind, day_level=bool(_DAY_LEVEL.search(question)))
-            if kind is not AnswerType.NUMBER:
-                return Asked(kind)
-            if re.search(r"百分之几|百分比|多大比例|几成|比例是多少|多少比例|率是多少|率有多少|率多少", question):
-                return Asked(kind, "%")
-            if m := re.search(rf"第几({_UNITS})", question):
-                return Asked(kind, m.group(1), ordinal=True)
-            if m := re.search(rf"(?:几|多少)({_UNITS})", question):
-                return Asked(kind, m.group(1))
-            return Asked(kind)
-    return Asked(AnswerType.OPEN)
+            facts.append(_refine(kind, question))
+            if cue is _VERSION_CUE:  # 几点零 is a version number, not a time of day
+                question = cue.sub("", question)
+    return tuple(dict.fromkeys(facts))
+
+
+def facts_in(facts: tuple[Asked, ...], text: str) -> bool:
+    return all(f.satisfied_by(text) for f in facts)
 
 
 @dataclass(frozen=True)
@@ -187,7 +201,7 @@ class AnswerBuilder:
         total = sum(kw.idf(t) for t in content)
         return sum(kw.idf(t) for t in content if t in text) / total if total else 0.0
 
-    def select(self, retrieval: Retrieval, hit: Hit, asked: Asked, max_sentences: int = 3) -> Selection:
+    def select(self, retrieval: Retrieval, hit: Hit, facts: tuple[Asked, ...], max_sentences: int = 3) -> Selection:
         """Pick the 1–3 sentences of a unit that best hold the asked fact."""
         doc, unit = self.index.units[hit.unit_key]
         chunks = self.index.chunks
@@ -206,10 +220,11 @@ class AnswerBuilder:
             wanted = doc.recipients if _ASKS_RECIPIENTS.search(retrieval.query) else doc.issuer if _ASKS_ISSUER.search(retrieval.query) else ""
             holding = [r for r in candidates if wanted and wanted in chunks[r].text]
             candidates = holding or candidates
-        if asked.kind is not AnswerType.OPEN:
-            # Numeric, date, … questions quote a sentence that holds such a fact, when the unit has one.
-            typed = [r for r in candidates if asked.satisfied_by(chunks[r].text)]
-            candidates = typed or candidates
+        if facts:
+            # Numeric, date, … questions quote a sentence that holds such facts, when the unit has one.
+            every = [r for r in candidates if facts_in(facts, chunks[r].text)]
+            some = [r for r in candidates if any(f.satisfied_by(chunks[r].text) for f in facts)]
+            candidates = every or some or candidates
         dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
         cov = np.asarray([self._coverage(retrieval.tokens, chunks[r].text) for r in candidates])
@@ -220,7 +235,7 @@ class AnswerBuilder:
         idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 
-    def evidence(self, retrieval: Retrieval, selections: list[Selection], asked: Asked) -> Evidence:
+    def evidence(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> Evidence:
         hits = retrieval.hits
         top = selections[0]
         _, unit = self.index.units[top.hit.unit_key]
@@ -233,7 +248,7 @@ class AnswerBuilder:
             margin=hits[0].score - (hits[1].score if len(hits) > 1 else 0.0),
             coverage=self._coverage(retrieval.tokens, top.quote),
             unit_coverage=self._coverage(retrieval.tokens, unit.title + unit.text),
-            type_ok=asked.satisfied_by(top.quote),
+            type_ok=facts_in(facts, top.quote),
             agree=by_dense.unit_key == by_kw.unit_key,
         )
 

@@ -2,10 +2,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTICE = ROOT / "corpus" / "dongli-2020-education-work-points.txt"
@@ -64,3 +70,27 @@ def real_qa(real_index_dir: Path):
     from assistant.pipeline import PolicyQA
 
     return PolicyQA.load(corpus=[NOTICE], index_dir=real_index_dir)
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Run ``app`` with uvicorn in a thread; the socket is bound first, so the port cannot be taken meanwhile."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    # A browser page may still hold a streaming connection: do not wait long for it at shutdown.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(600):
+        if server.started or not thread.is_alive():
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()

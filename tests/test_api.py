@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import socket
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,35 +21,11 @@ from assistant.index import Index
 from assistant.pipeline import PolicyQA
 from assistant.web import LOADING_MESSAGE, create_app, md_text, unit_html
 
-from .conftest import NOTICE, HashEmbedder
+from .conftest import NOTICE, HashEmbedder, serving
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH = re.compile(r"[A-Za-z]{3,}(?:\s+[A-Za-z]{2,})+")  # a few English words in a row
 QUESTIONS = ("今年民办学校招生报名人数超过计划怎么办？", "孩子近视了，学校有什么措施？", "2020年计划新建几所小学？", "教师师德考核有什么新规定？", "骨干教师怎么培养？", "学校食堂一顿饭多少钱？")
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a thread; the socket is bound first, so the port cannot be taken meanwhile."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    # A browser page may still hold a streaming connection: do not wait long for it at shutdown.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(600):
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,11 @@
 """The chat page in Debian's Chromium, driven by Playwright (never a downloaded browser).
 
-With the real model (``assistant.embedding`` present) the 民办 question must be answered from
-point 20 with 电脑摇号; with the HashEmbedder fallback the thresholds are zeroed so that some
-answer with a quote is shown, and only the mechanics (citation, highlight, escaping) are checked.
+Runs the real model: the 民办 question must be answered from point 20 with 电脑摇号, its citation
+must open the point with the quote highlighted, and hostile input must stay text.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib.util
 import re
 import threading
 import time
@@ -20,8 +17,7 @@ import pytest
 from assistant.feedback import FeedbackStore, Vote
 from assistant.web import ADMIN_TOKEN_ENV, create_app
 
-from .conftest import NOTICE, ROOT, HashEmbedder
-from .test_api import serving
+from .conftest import ROOT, serving
 
 pytestmark = pytest.mark.browser
 
@@ -37,18 +33,6 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright (no browser download needed)")
 
 
-@pytest.fixture(scope="module")
-def qa_and_kind(request):
-    if importlib.util.find_spec("assistant.embedding") is not None:
-        return request.getfixturevalue("real_qa"), "real"
-    from assistant.index import Index
-    from assistant.pipeline import PolicyQA, Thresholds
-
-    # Every answer gate at zero (the ratios for extra points keep their defaults): some quote is always shown.
-    gates = {f.name: 0.0 for f in dataclasses.fields(Thresholds) if not f.name.endswith("ratio")}
-    return PolicyQA(Index.build([NOTICE], HashEmbedder()), HashEmbedder(), thresholds=Thresholds(**gates)), "hash"
-
-
 def _server(qa, data_dir: Path, admin_token: str | None) -> Iterator[tuple[object, str]]:
     with pytest.MonkeyPatch.context() as mp:
         if admin_token:
@@ -61,8 +45,8 @@ def _server(qa, data_dir: Path, admin_token: str | None) -> Iterator[tuple[objec
 
 
 @pytest.fixture(scope="module")
-def server(qa_and_kind, tmp_path_factory):
-    yield from _server(qa_and_kind[0], tmp_path_factory.mktemp("data"), None)
+def server(real_qa, tmp_path_factory):
+    yield from _server(real_qa, tmp_path_factory.mktemp("data"), None)
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +96,8 @@ def eventually(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_chat_answers_cites_highlights_and_escapes(page, server, qa_and_kind):
+def test_chat_answers_cites_highlights_and_escapes(page, server):
     _, base = server
-    _, kind = qa_and_kind
     open_chat(page, base)
     chat = page.locator("#pq-chat")
 
@@ -130,9 +113,8 @@ def test_chat_answers_cites_highlights_and_escapes(page, server, qa_and_kind):
     cites.first.wait_for()
     assert cites.count() >= 1
     answer_text = chat.inner_text()
-    if kind == "real":
-        assert "电脑摇号" in answer_text
-        assert "第20条「深化教育综合改革」" in answer_text
+    assert "电脑摇号" in answer_text
+    assert "第20条「深化教育综合改革」" in answer_text
 
     cites.first.click()
     mark = page.locator("#pq-source-html mark").first
@@ -140,8 +122,7 @@ def test_chat_answers_cites_highlights_and_escapes(page, server, qa_and_kind):
     assert mark.inner_text().strip()
     panel = page.locator("#pq-source-html").inner_text()
     assert "›" in panel  # the path: part › point
-    if kind == "real":
-        assert "电脑摇号" in mark.inner_text() and "20、深化教育综合改革" in panel
+    assert "电脑摇号" in mark.inner_text() and "20、深化教育综合改革" in panel
 
     assert page.dialogs == []  # type: ignore[attr-defined]
     assert page.evaluate("() => typeof window.__xss") == "undefined"
@@ -190,8 +171,8 @@ def test_document_browser_shows_a_point(page, server):
     assert page.get_by_role("tab", name="🔒 管理").count() == 0  # no admin token configured
 
 
-def test_admin_tab_needs_the_token(page, qa_and_kind, tmp_path):
-    qa, _ = qa_and_kind
+def test_admin_tab_needs_the_token(page, real_qa, tmp_path):
+    qa = real_qa
     for app, base in _server(qa, tmp_path, "s3cret-token"):
         store: FeedbackStore = app.state.feedback
         store.log({"question": "学校食堂一顿饭多少钱？", "rewritten_question": "学校食堂一顿饭多少钱?", "answer": "抱歉……", "abstained": True, "citations": []})
@@ -220,12 +201,12 @@ def _all(store: FeedbackStore):
 
 
 
-def test_page_shows_loading_until_the_assistant_is_ready(page, qa_and_kind, tmp_path):
+def test_page_shows_loading_until_the_assistant_is_ready(page, real_qa, tmp_path):
     release = threading.Event()
 
     def loader():
         release.wait(timeout=120)
-        return qa_and_kind[0]
+        return real_qa
 
     with serving(create_app(loader=loader, data_dir=tmp_path)) as base:
         page.goto(base)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from assistant import config
-from assistant.answering import Asked, AnswerType, answer_type
+from assistant.answering import Asked, AnswerType, asked_facts
 from assistant.index import Index
-from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, validate_question
+from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, sub_questions, validate_question
 from assistant.retrieval import Mode, normalize_query
 
 from .conftest import NOTICE, HashEmbedder
@@ -73,24 +73,32 @@ def test_rewrite_ellipsis_swaps_the_closest_noun(real_qa, question, history, exp
     assert real_qa.rewrite(question, history) == expected
 
 
+N, D = AnswerType.NUMBER, AnswerType.DATE
+
+
 @pytest.mark.parametrize(
-    "question,asked",
+    "question,facts",
     [
-        ("2020年计划新建几所小学？", Asked(AnswerType.NUMBER, "所")),
-        ("社区教育展示周是第几届？", Asked(AnswerType.NUMBER, "届", ordinal=True)),
-        ("要让多少比例的学生达标？", Asked(AnswerType.NUMBER, "%")),
-        ("孩子几岁必须上学？", Asked(AnswerType.NUMBER, "岁")),
-        ("报名电话是多少？", Asked(AnswerType.PHONE)),
-        ("学费多少钱？", Asked(AnswerType.MONEY)),
-        ("摇号结果什么时候公布？", Asked(AnswerType.DATE)),
-        ("学区范围包括哪些小区？", Asked(AnswerType.PLACE)),
-        ("报名人数超过计划怎么办？", Asked(AnswerType.OPEN)),
-        ("着力抓哪几个方面？", Asked(AnswerType.OPEN)),
-        ("义务教育阶段要交学费吗？", Asked(AnswerType.OPEN)),
+        ("2020年计划新建几所小学？", (Asked(N, "所"),)),
+        ("社区教育展示周是第几届？", (Asked(N, "届", ordinal=True),)),
+        ("要让多少比例的学生达标？", (Asked(N, "%"),)),
+        ("孩子几岁必须上学？", (Asked(N, "岁"),)),
+        ("教育信息化行动计划是几点零？", (Asked(N),)),
+        ("报名电话是多少？", (Asked(AnswerType.PHONE), Asked(N))),
+        ("学费多少钱？", (Asked(AnswerType.MONEY), Asked(N))),
+        ("摇号结果哪天公布？", (Asked(D, day_level=True),)),
+        ("社区教育展示周什么时候办？", (Asked(D),)),
+        ("展示周在什么时间、什么地点举办？", (Asked(D), Asked(AnswerType.PLACE))),
+        ("学区范围包括哪些小区？", (Asked(AnswerType.PLACE),)),
+        ("11所幼儿园是哪几所？", (Asked(AnswerType.NAME),)),
+        ("随班就读需要走什么流程、找谁办？", (Asked(AnswerType.PROCEDURE),)),
+        ("报名人数超过计划怎么办？", ()),
+        ("着力抓哪几个方面？", ()),
+        ("义务教育阶段要交学费吗？", ()),
     ],
 )
-def test_answer_type(question: str, asked: Asked):
-    assert answer_type(question) == asked
+def test_asked_facts(question: str, facts: tuple[Asked, ...]):
+    assert asked_facts(question) == facts
 
 
 @pytest.mark.parametrize(
@@ -104,7 +112,10 @@ def test_answer_type(question: str, asked: Asked):
         (Asked(AnswerType.NUMBER, "天"), "可以在接到处罚通知之日起十五日内申请复议", True),
         (Asked(AnswerType.PHONE), "2020年计划建设2所中学。", False),
         (Asked(AnswerType.MONEY), "落实义务教育生均经费基本标准。", False),
-        (Asked(AnswerType.OPEN), "任何句子", True),
+        (Asked(D, day_level=True), "在国际劳动节期间，组织开展比赛。", False),
+        (Asked(D), "在国际劳动节期间，组织开展比赛。", True),
+        (Asked(AnswerType.NAME), "实施11所幼儿园提升改造工程。", False),
+        (Asked(AnswerType.NAME), "依托天津市广播电视大学东丽分校设置东丽区社区学院", True),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
@@ -144,3 +155,16 @@ def test_modes_rank_units(qa: PolicyQA):
         hits = qa.retriever.search("电脑摇号随机录取", k=3, mode=mode).hits
         assert len(hits) == 3 and len({h.unit_key for h in hits}) == 3
     assert qa.retriever.search("电脑摇号随机录取", mode=Mode.BM25).hits[0].point == 20
+
+
+@pytest.mark.parametrize(
+    "question,parts",
+    [
+        ("2020年全区要建几所幼儿园、新增多少学前教育学位？", ["2020年全区要建几所幼儿园", "新增多少学前教育学位"]),
+        ("展示周在什么时间、什么地点举办？", ["展示周在什么时间", "什么地点举办"]),
+        ("建设2所中学、5所小学的计划是什么？", []),
+        ("孩子近视了，学校管不管？", []),
+    ],
+)
+def test_sub_questions(question: str, parts: list[str]):
+    assert sub_questions(question) == parts
