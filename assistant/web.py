@@ -440,13 +440,13 @@ def _build_ui(holder: QAHolder, store: FeedbackStore, admin_token: str | None) -
         return unit_html(*qa.index.units[key])
 
     def admin_view(token: str):
+        # A status line rather than a toast: a toast vanishes before a slow reader (or test) sees it.
         if not _token_ok(admin_token, token):
-            gr.Warning("管理令牌不正确。")
-            return gr.update(visible=False), None, None, None
+            return "⚠️ 管理令牌不正确。", gr.update(visible=False), None, None, None
         unanswered = [[c.key, c.count] for c in store.top_unanswered(50)]
         disliked = [[i.created_at, i.question, i.answer, i.reason] for i in store.disliked(100)]
         points = [[c.key, c.count] for c in store.point_counts()]
-        return gr.update(visible=True), unanswered, disliked, points
+        return "", gr.update(visible=True), unanswered, disliked, points
 
     def admin_export(token: str):
         if not _token_ok(admin_token, token):
@@ -513,6 +513,7 @@ def _build_ui(holder: QAHolder, store: FeedbackStore, admin_token: str | None) -
                 with gr.Row():
                     token = gr.Textbox(label="管理令牌", type="password", scale=4)
                     login = gr.Button("进入 / 刷新", scale=1, min_width=90)
+                admin_status = gr.Markdown("", elem_id="pq-admin-status")
                 with gr.Column(visible=False) as admin_col:
                     unanswered = gr.Dataframe(headers=["未能回答的问题", "次数"], datatype=["str", "number"], label="最常见的未回答问题", interactive=False)
                     disliked = gr.Dataframe(headers=["时间 (UTC)", "问题", "回答", "原因"], datatype=["str", "str", "str", "str"], label="被点 👎 的回答", interactive=False, wrap=True)
@@ -541,8 +542,9 @@ def _build_ui(holder: QAHolder, store: FeedbackStore, admin_token: str | None) -
         part.change(parts_changed, [part], [point], **private)
         point.change(show_point, [point], [point_text], **private)
 
-        login.click(admin_view, [token], [admin_col, unanswered, disliked, points], **private)
-        token.submit(admin_view, [token], [admin_col, unanswered, disliked, points], **private)
+        admin_outputs = [admin_status, admin_col, unanswered, disliked, points]
+        login.click(admin_view, [token], admin_outputs, **private)
+        token.submit(admin_view, [token], admin_outputs, **private)
         export.click(admin_export, [token], [export_file], **private)
     return demo
 
