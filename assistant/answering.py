@@ -231,6 +231,17 @@ class AnswerBuilder:
         idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 
+    def merge(self, selections: list[Selection]) -> list[Selection]:
+        """One selection per unit, in first-seen order; sentences of the same unit are united."""
+        by_unit: dict[str, Selection] = {}
+        for sel in selections:
+            if (prev := by_unit.get(sel.hit.unit_key)) is None:
+                by_unit[sel.hit.unit_key] = sel
+            else:
+                idx = tuple(sorted(set(prev.sentences) | set(sel.sentences)))
+                by_unit[sel.hit.unit_key] = Selection(prev.hit, idx, _join(self.index.units[sel.hit.unit_key][1].sentences, idx))
+        return list(by_unit.values())
+
     def evidence(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> Evidence:
         top = selections[0]
         rows = self.index.rows_by_unit[top.hit.unit_key]

@@ -144,8 +144,9 @@ class Thresholds:
     dense: float = 0.88
     typed_coverage: float = 0.3  # a number or date only answers if its sentence is about the question …
     typed_dense: float = 0.88  # … by its words or, for colloquial questions, by a strong dense match
-    extra_ratio: float = 0.9  # a further point is cited when its score is this close to the top one …
+    extra_ratio: float = 0.85  # a further point is cited when its score is this close to the top one …
     list_ratio: float = 0.75  # … or this close when the question asks for a list
+    max_extra: int = 3  # how many further hits are considered
 
 
 class PolicyQA:
@@ -206,19 +207,24 @@ class PolicyQA:
         return Answer(q, rewritten, self.builder.render(selections), False, citations, (time.perf_counter() - start) * 1000)
 
     def _select(self, retrieval, facts: tuple[Asked, ...]) -> list[Selection]:
+        parts = sub_questions(retrieval.query)
+        if parts:
+            # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
+            picks = []
+            for part in parts:
+                sub = self.retriever.search(part, k=1)
+                if sub.hits:
+                    picks.append(self.builder.select(sub, sub.hits[0], asked_facts(part), max_sentences=2))
+            if picks:
+                return self.builder.merge(picks)
         hits = retrieval.hits
         selections = [self.builder.select(retrieval, hits[0], facts)]
         # Further points join when they score nearly as well (the question spans them);
         # a question asking for a list (哪些方面, 都有哪些举措) lets them in more easily.
         ratio = self.thresholds.list_ratio if _LIST_QUESTION.search(retrieval.query) else self.thresholds.extra_ratio
-        for h in hits[1:3]:
+        for h in hits[1 : 1 + self.thresholds.max_extra]:
             if h.score > 0 and h.score >= ratio * hits[0].score and not h.unit_key.endswith(("#header", "#preamble")):
                 selections.append(self.builder.select(retrieval, h, facts, max_sentences=2))
-        # 建几所幼儿园、新增多少学位: each sub-question brings its own best point.
-        for part in sub_questions(retrieval.query):
-            sub = self.retriever.search(part, k=1)
-            if sub.hits and all(s.hit.unit_key != sub.hits[0].unit_key for s in selections):
-                selections.append(self.builder.select(sub, sub.hits[0], asked_facts(part), max_sentences=2))
         return selections
 
     def _answerable(self, ev: Evidence, facts: tuple[Asked, ...]) -> bool:
