@@ -33,6 +33,9 @@ class RetrievalConfig:
     fusion: Fusion = Fusion.WEIGHTED
     dense_weight: float = 0.7  # WEIGHTED: share of the (min-max scaled) dense score
     rrf_k: int = 20
+    # When colloquial words were translated into policy terms, the keyword side knows more than
+    # the embedding (which never saw 补课班 ≈ 校外培训机构): trust it more (dev: hit@1 0.960 → 0.976).
+    expanded_dense_weight: float = 0.5
     header_weight: float = 0.5  # a header shares the title's words with every question; it wins only when asked about
 
 
@@ -115,7 +118,8 @@ class Retriever:
     def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         query = normalize_query(question)
         tokenizer = self.index.keywords.tokenizer
-        tokens = tuple(dict.fromkeys([*tokenizer(query), *tokenizer.expand(query)]))
+        expansion = tokenizer.expand(query)
+        tokens = tuple(dict.fromkeys([*tokenizer(query), *expansion]))
         n = len(self.index.chunks)
         if mode in (Mode.BM25, Mode.BM25_UNITS):
             dense = np.zeros(n, dtype=np.float32)
@@ -141,7 +145,7 @@ class Retriever:
             kk = self.config.rrf_k
             fused = 1.0 / (kk + _ranks(unit_dense)) + 1.0 / (kk + _ranks(unit_kw))
         else:
-            w = self.config.dense_weight
+            w = self.config.expanded_dense_weight if expansion else self.config.dense_weight
             fused = w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)
 
         # The header is where "who issued it / to whom" is answered, and rarely anything else.
