@@ -130,14 +130,15 @@ _PLAN_PERIODS = {"十三五": (2016, 2020), "十四五": (2021, 2025), "十五�
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When an answer may stand; fitted on eval/dev only (never on eval/test).
+    """When an answer may stand, and which further points it cites.
 
-    A question that asks for a number, date, fee, phone number or place needs that
-    kind of fact in the quote. Beyond that, an answer stands when the quote covers
-    enough of the question's terms (IDF-weighted) *or* the dense match is strong:
-    colloquial parent questions share few words with the text but embed close to
-    it, while off-topic questions do neither (dev: top cosine 0.83–0.88, coverage < 0.2).
-    Fitted by grid search on eval/dev.jsonl + eval/dev_extra.jsonl (175 questions).
+    A question that asks for a number, date, fee, phone number, place, name or
+    procedure needs that kind of fact in the quote. Beyond that, an answer stands
+    when the quote covers enough of the question's terms (IDF-weighted) *or* the
+    dense match is strong: colloquial parent questions share few words with the
+    text but embed close to it, while off-topic questions do neither (dev: top
+    cosine 0.83–0.88, coverage < 0.2). All values were fitted by grid search on
+    eval/dev.jsonl + eval/dev_extra.jsonl (175 questions), never on eval/test.
     """
 
     coverage: float = 0.15
@@ -161,7 +162,6 @@ class PolicyQA:
         self.thresholds = thresholds
         notices = [d for d in index.documents if d.kind is DocKind.NOTICE and d.year]
         self.current_year = max((d.year for d in notices), default=None)
-
         self.years = {d.year for d in index.documents if d.year}
 
     @classmethod
