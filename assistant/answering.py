@@ -221,6 +221,11 @@ class AnswerBuilder:
             every = [r for r in candidates if facts_in(facts, chunks[r].text)]
             some = [r for r in candidates if any(f.satisfied_by(chunks[r].text) for f in facts)]
             candidates = every or some or candidates
+        # 到2021年…: a year the question names should be in the quote, when the unit says it
+        # (not the document's own year, which 今年 turns into and most sentences leave implicit).
+        years = set(re.findall(r"(?:19|20)\d{2}(?=\s*年)", retrieval.query)) - {str(doc.year)}
+        dated = [r for r in candidates if any(y in chunks[r].text for y in years)]
+        candidates = dated or candidates
         dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
         cov = np.asarray([self._coverage(retrieval.tokens, chunks[r].text) for r in candidates])

@@ -36,6 +36,7 @@ class RetrievalConfig:
     # When colloquial words were translated into policy terms, the keyword side knows more than
     # the embedding (which never saw 补课班 ≈ 校外培训机构): trust it more (dev: hit@1 0.960 → 0.976).
     expanded_dense_weight: float = 0.5
+    year_boost: float = 1.2
     header_weight: float = 0.5  # a header shares the title's words with every question; it wins only when asked about
 
 
@@ -114,6 +115,8 @@ class Retriever:
         self._doc_ids = [c.doc_id for c in first]
         self._points = [c.point for c in first]
         self._is_header = np.asarray([k.endswith("#header") for k in self.unit_keys])
+        self._unit_texts = [index.chunks[r].text for r in self._unit_level_row]
+        self._doc_years = {str(d.year) for d in index.documents if d.year}
 
     def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         query = normalize_query(question)
@@ -148,6 +151,10 @@ class Retriever:
             w = self.config.expanded_dense_weight if expansion else self.config.dense_weight
             fused = w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)
 
+        # A year other than the documents' own (到2021年) is a hard clue: favour the points that name it.
+        named = set(re.findall(r"(?:19|20)\d{2}(?=\s*年)", query)) - self._doc_years
+        if named:
+            fused = np.where([any(y in t for y in named) for t in self._unit_texts], fused * self.config.year_boost, fused)
         # The header is where "who issued it / to whom" is answered, and rarely anything else.
         weight = 1 / self.config.header_weight if _ABOUT_DOCUMENT.search(query) else self.config.header_weight
         fused = np.where(self._is_header, fused * weight, fused)

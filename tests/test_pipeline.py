@@ -168,3 +168,10 @@ def test_modes_rank_units(qa: PolicyQA):
 )
 def test_sub_questions(question: str, parts: list[str]):
     assert sub_questions(question) == parts
+
+
+@pytest.mark.model
+def test_a_named_year_is_quoted(real_qa):
+    answer = real_qa.ask("2021年东丽区要争取通过什么评估？")
+    assert not answer.abstained
+    assert answer.citations[0].point == 12 and "2021年" in answer.citations[0].quote
