@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from .chunking import Level
 from .index import Index
 from .parsing import Document, DocKind, Unit, UnitKind
-from .retrieval import Hit, Retrieval
+from .retrieval import Hit, Retrieval, years_in
 
 
 class AnswerType(str, Enum):
@@ -211,21 +212,18 @@ class AnswerBuilder:
         for r in self.index.rows_by_unit[hit.unit_key]:
             if chunks[r].sentence is not None:
                 best_part[chunks[r].sentence] = max(best_part.get(chunks[r].sentence, -1.0), float(retrieval.dense[r]))
+        text = {r: chunks[r].text for r in candidates}
         if unit.kind is UnitKind.HEADER:
             # Who issued it / to whom: quote the line that holds the parsed issuer or recipients.
             wanted = doc.recipients if _ASKS_RECIPIENTS.search(retrieval.query) else doc.issuer if _ASKS_ISSUER.search(retrieval.query) else ""
-            holding = [r for r in candidates if wanted and wanted in chunks[r].text]
-            candidates = holding or candidates
-        if facts:
-            # Numeric, date, … questions quote a sentence that holds such facts, when the unit has one.
-            every = [r for r in candidates if facts_in(facts, chunks[r].text)]
-            some = [r for r in candidates if any(f.satisfied_by(chunks[r].text) for f in facts)]
-            candidates = every or some or candidates
+            candidates = _prefer(candidates, lambda r: bool(wanted) and wanted in text[r])
+        # Numeric, date, … questions quote a sentence that holds such facts (all of them if one can).
+        candidates = _prefer(candidates, lambda r: any(f.satisfied_by(text[r]) for f in facts))
+        candidates = _prefer(candidates, lambda r: facts_in(facts, text[r]))
         # 到2021年…: a year the question names should be in the quote, when the unit says it
         # (not the document's own year, which 今年 turns into and most sentences leave implicit).
-        years = set(re.findall(r"(?:19|20)\d{2}(?=\s*年)", retrieval.query)) - {str(doc.year)}
-        dated = [r for r in candidates if any(y in chunks[r].text for y in years)]
-        candidates = dated or candidates
+        years = [str(y) for y in years_in(retrieval.query) - {doc.year}]
+        candidates = _prefer(candidates, lambda r: any(y in text[r] for y in years))
         dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
         cov = np.asarray([self._coverage(retrieval.tokens, chunks[r].text) for r in candidates])
@@ -289,6 +287,11 @@ def _unit_names(index: Index, key: str) -> tuple[str, int | None, str]:
 def _path(index: Index, key: str) -> str:
     rows = index.rows_by_unit[key]
     return index.chunks[rows[0]].path
+
+
+def _prefer(rows: list[int], keep: Callable[[int], bool]) -> list[int]:
+    """The rows that pass ``keep``, or all of them when none does."""
+    return [r for r in rows if keep(r)] or rows
 
 
 def _join(sentences: tuple[str, ...], idx: tuple[int, ...]) -> str:

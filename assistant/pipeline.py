@@ -13,7 +13,7 @@ from . import config
 from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts
 from .index import Index, load_or_build
 from .parsing import DocKind
-from .retrieval import Mode, RetrievalConfig, Retriever, normalize_query
+from .retrieval import Mode, RetrievalConfig, Retriever, normalize_query, years_in
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,6 @@ def sub_questions(question: str) -> list[str]:
 
 
 _LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有")
-_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _RELATIVE_YEAR = {"今年": 0, "本年度": 0, "本年": 0, "明年": 1, "去年": -1, "后年": 2, "前年": -2}
 # Five-year plan periods, so "“十四五”期间建几所学校" is checked against the years the text covers.
 _PLAN_PERIODS = {"十三五": (2016, 2020), "十四五": (2021, 2025), "十五五": (2026, 2030)}
@@ -234,7 +233,7 @@ class PolicyQA:
         return ev.coverage >= t.coverage or ev.top_dense >= t.dense
 
     def _year_note(self, question: str, selections: list[Selection]) -> str:
-        asked = {int(y) for y in _YEAR.findall(question)}
+        asked = years_in(question)
         # The year must be in the quoted sentences themselves: point 11 names 2019 only as a plan's span.
         quoted = "".join(s.quote for s in selections)
         missing = [f"{y}年" for y in sorted(asked) if y not in self.years and str(y) not in quoted]

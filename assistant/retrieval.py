@@ -89,6 +89,14 @@ def normalize_query(text: str) -> str:
     return stripped or text
 
 
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+
+
+def years_in(text: str) -> set[int]:
+    """Years a question names: 2021年 → {2021}."""
+    return {int(y) for y in _YEAR.findall(text)}
+
+
 def _minmax(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x
@@ -116,7 +124,7 @@ class Retriever:
         self._points = [c.point for c in first]
         self._is_header = np.asarray([k.endswith("#header") for k in self.unit_keys])
         self._unit_texts = [index.chunks[r].text for r in self._unit_level_row]
-        self._doc_years = {str(d.year) for d in index.documents if d.year}
+        self._doc_years = {d.year for d in index.documents if d.year}
 
     def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         query = normalize_query(question)
@@ -152,7 +160,7 @@ class Retriever:
             fused = w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)
 
         # A year other than the documents' own (到2021年) is a hard clue: favour the points that name it.
-        named = set(re.findall(r"(?:19|20)\d{2}(?=\s*年)", query)) - self._doc_years
+        named = [str(y) for y in years_in(query) - self._doc_years]
         if named:
             fused = np.where([any(y in t for y in named) for t in self._unit_texts], fused * self.config.year_boost, fused)
         # The header is where "who issued it / to whom" is answered, and rarely anything else.
