@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 
 from . import config  # noqa: E402
+from .answering import Citation  # noqa: E402
 from .chunking import unit_key, unit_path  # noqa: E402
 from .feedback import FeedbackStore, Vote  # noqa: E402
 from .parsing import Document, Unit, UnitKind  # noqa: E402
@@ -184,16 +185,6 @@ class AskRequest(BaseModel):
     history: list[str] | None = Field(default=None, description="此前的问题，按时间先后 / earlier questions of the conversation, oldest first", examples=[[]])
 
 
-class CitationOut(BaseModel):
-    doc_id: str
-    doc_title: str
-    point: int | None
-    point_title: str
-    path: str
-    quote: str
-    score: float
-
-
 class AskResponse(BaseModel):
     """The same object as ``policyqa ask --json``."""
 
@@ -202,7 +193,7 @@ class AskResponse(BaseModel):
     rewritten_question: str
     answer: str
     abstained: bool
-    citations: list[CitationOut]
+    citations: list[Citation]  # the answering dataclass: one definition of the citation fields
     latency_ms: float
 
 
