@@ -179,6 +179,7 @@ class Selection:
     quote: str
 
 
+_LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是：
 _ASKS_ISSUER = re.compile(r"谁|哪个单位|哪个部门|哪个机关|发文|发布|印发|制定")
 _ASKS_RECIPIENTS = re.compile(r"发给|下发给|哪些单位|对象|主送|给谁")
 
@@ -198,8 +199,8 @@ class AnswerBuilder:
         total = sum(kw.idf(t) for t in content)
         return sum(kw.idf(t) for t in content if t in text) / total if total else 0.0
 
-    def select(self, retrieval: Retrieval, hit: Hit, facts: tuple[Asked, ...], max_sentences: int = 3) -> Selection:
-        """Pick the 1–3 sentences of a unit that best hold the asked fact."""
+    def select(self, retrieval: Retrieval, hit: Hit, facts: tuple[Asked, ...], max_sentences: int = 3, anchor: str = "") -> Selection:
+        """Pick the 1–3 sentences of a unit that best hold the asked fact (and ``anchor``, when given)."""
         doc, unit = self.index.units[hit.unit_key]
         chunks = self.index.chunks
         rows = [r for r in self.index.rows_by_unit[hit.unit_key] if chunks[r].level is Level.SENTENCE]
@@ -210,13 +211,15 @@ class AnswerBuilder:
         # A sentence is as close as its closest clause.
         best_part: dict[int, float] = {}
         for r in self.index.rows_by_unit[hit.unit_key]:
-            if chunks[r].sentence is not None:
+            # A lead-in (总体要求是：) matches questions that name the heading, not the fact they ask for.
+            if chunks[r].sentence is not None and not (chunks[r].level is Level.CLAUSE and chunks[r].text.endswith(("：", ":"))):
                 best_part[chunks[r].sentence] = max(best_part.get(chunks[r].sentence, -1.0), float(retrieval.dense[r]))
         text = {r: chunks[r].text for r in candidates}
         if unit.kind is UnitKind.HEADER:
             # Who issued it / to whom: quote the line that holds the parsed issuer or recipients.
             wanted = doc.recipients if _ASKS_RECIPIENTS.search(retrieval.query) else doc.issuer if _ASKS_ISSUER.search(retrieval.query) else ""
             candidates = _prefer(candidates, lambda r: bool(wanted) and wanted in text[r])
+        candidates = _prefer(candidates, lambda r: bool(anchor) and anchor in text[r])
         # Numeric, date, … questions quote a sentence that holds such facts (all of them if one can).
         candidates = _prefer(candidates, lambda r: any(f.satisfied_by(text[r]) for f in facts))
         candidates = _prefer(candidates, lambda r: facts_in(facts, text[r]))
@@ -226,7 +229,7 @@ class AnswerBuilder:
         candidates = _prefer(candidates, lambda r: any(y in text[r] for y in years))
         dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
-        cov = np.asarray([self._coverage(retrieval.tokens, chunks[r].text) for r in candidates])
+        cov = np.asarray([self._coverage(retrieval.tokens, _LEAD_IN.sub("", chunks[r].text)) for r in candidates])
         kw_scaled = kwd / kwd.max() if kwd.max() > 0 else kwd
         score = W_DENSE * (dense - dense.max()) + W_COVERAGE * cov + W_KEYWORD * kw_scaled
         best = float(score.max())

@@ -50,6 +50,9 @@ _ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|那如果是)?(.{1,12}?)(?:�
 _ASKING = re.compile(r"(什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
 # What a question asks about a topic; 那X呢 swaps the topic and keeps these.
 _ASKED_ATTRIBUTES = frozenset("目标 要求 措施 安排 政策 规定 内容 任务 工作 方面 举措 标准 时间 变化 计划 规划 办法 意见 情况 作用 目的".split())
+# Words that say what is asked (依据, 材料), not what about: they leave the topic to the last turn.
+_GENERIC = _ASKED_ATTRIBUTES | frozenset("依据 根据 按照 材料 证明 手续 名额 时间 地点 文件 通知 规定 具体 什么样 孩子 学生 老师 家长 学校".split())
+SPECIFIC_UNITS = 5  # a term in at most this many units names a topic
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
 
@@ -61,12 +64,17 @@ class Rewriter:
     so 体质健康呢 after 近视防控今年有什么目标 replaces 近视防控 and keeps 目标.
     """
 
-    def __init__(self, tokenizer, embedder):
+    def __init__(self, tokenizer, embedder, unit_texts: Sequence[str] = ()):
         import jieba.posseg
 
         self._pos = jieba.posseg.POSTokenizer(tokenizer._jieba)
+        self._tokenizer = tokenizer
         self._embedder = embedder
+        self._unit_texts = tuple(unit_texts)
         self._pos.lcut("预热")  # load the POS dictionary now, not on the first follow-up
+
+    def pos_cut(self, text: str) -> list[tuple[str, str]]:
+        return [(w.word, w.flag) for w in self._pos.cut(text)]
 
     def _topic(self, prev: str) -> str:
         return _ASKING.sub("", prev).rstrip("？?。，, ") or prev
@@ -102,26 +110,73 @@ class Rewriter:
                 i = prev.rfind(target)
                 return prev[:i] + new + prev[i + len(target):] + "？"
             return f"{self._topic(prev)}，{new}？"
-        # 那没法到学校上课的孩子怎么办 opens with a follow-up marker; 今年建到第几期了 names no topic of its own.
-        if (m := _FOLLOW_MARKER.match(q)) is not None or not self._has_noun(q):
-            return f"{self._topic(prev)}，{q[m.end():] if m else q}"
+        # 那没法到学校上课的孩子怎么办 and 什么时候办 name no topic of their own; 那高中招生录取怎么搞 does.
+        rest = q[m.end():] if (m := _FOLLOW_MARKER.match(q)) is not None else q
+        if not self._names_topic(rest):
+            return f"{self._topic(prev)}，{rest}"
         return question
 
-    def _has_noun(self, text: str) -> bool:
-        return any(w.flag.startswith("n") and len(w.word) > 1 for w in self._pos.cut(text))
+    def _names_topic(self, text: str) -> bool:
+        """Whether ``text`` names a term only a few units use (招生, 党员, 校外培训机构 for 补课)."""
+        tokens = [*self._tokenizer(text), *self._tokenizer.expand(text)]
+        return any(
+            len(t) > 1 and t not in _GENERIC and 0 < sum(t in u for u in self._unit_texts) <= SPECIFIC_UNITS for t in tokens
+        )
 
 
 _INTERROGATIVE = re.compile(r"几|多少|哪|什么|吗|怎么|如何|是否|有没有")
+_SERIES = frozenset("、 和 与 及 以及".split())
+
+
+def conjunct_questions(
+    question: str, pos_cut: Callable[[str], Sequence[tuple[str, str]]], in_text: Callable[[str], bool] = lambda _: False
+) -> list[str]:
+    """体育、美育、劳动教育分别怎么抓 → one question per item; [] when nothing is listed.
+
+    ``pos_cut`` gives (word, jieba POS flag) pairs. Items are runs of content words
+    between 、/和/与/及; a list joined by 和 alone (网络和新媒体管理) is one topic unless
+    the question says 分别, and a list the text itself names (会考、中考、高考: ``in_text``) stays whole.
+    """
+    if "分别" not in question and "、" not in question:
+        return []
+    words = list(pos_cut(question))
+    # Group content words into phrases; anything else (的, 对, 分别, numbers) stands alone.
+    groups: list[tuple[str, bool]] = []
+    first_word: list[str] = []
+    for word, flag in words:
+        content = flag[:1] in _CONTENT_POS and (len(word) > 1 or flag.startswith("n"))
+        if content and groups and groups[-1][1]:
+            groups[-1] = (groups[-1][0] + word, True)
+        else:
+            groups.append((word, content))
+            first_word.append(word)
+    best: tuple[int, int] = (0, 0)
+    i = 0
+    while i < len(groups):
+        j = i
+        while j + 2 < len(groups) and groups[j][1] and groups[j + 1][0] in _SERIES and groups[j + 2][1]:
+            j += 2
+        if j > i and j - i > best[1] - best[0]:
+            best = (i, j)
+        i = max(j, i + 1)
+    start, end = best
+    seps = {groups[k][0] for k in range(start + 1, end, 2)}
+    if end == start or ("、" not in seps and "分别" not in question) or in_text("".join(g for g, _ in groups[start:end]) + first_word[end]):
+        return []
+    prefix = "".join(g for g, _ in groups[:start])
+    suffix = "".join(g for g, _ in groups[end + 1 :]).replace("分别", "")
+    return [prefix + groups[k][0] + suffix for k in range(start, end + 1, 2)]
 
 
 def sub_questions(question: str) -> list[str]:
     """Split 要建几所幼儿园、新增多少学位 into its questions; [] when it asks one thing."""
-    parts = [p.strip() for p in re.split(r"[、，,；;]", question.rstrip("?？。")) if p.strip()]
+    parts = [p.strip() for p in re.split(r"[、，,；;?？!！]", question.rstrip("?？。!！")) if p.strip()]
     asking = [p for p in parts if _INTERROGATIVE.search(p)]
     return asking if len(asking) > 1 else []
 
 
-_LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有")
+_LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有|涉及")
+_CONJOINED = re.compile(r"分别|[\u4e00-\u9fff]{2}(?:、|和|与|及|以及)[\u4e00-\u9fff]{2}")
 _RELATIVE_YEAR = {"今年": 0, "本年度": 0, "本年": 0, "明年": 1, "去年": -1, "后年": 2, "前年": -2}
 # Five-year plan periods, so "“十四五”期间建几所学校" is checked against the years the text covers.
 _PLAN_PERIODS = {"十三五": (2016, 2020), "十四五": (2021, 2025), "十五五": (2026, 2030)}
@@ -147,6 +202,8 @@ class Thresholds:
     extra_ratio: float = 0.85  # a further point is cited when its score is this close to the top one …
     list_ratio: float = 0.75  # … or this close when the question asks for a list
     max_extra: int = 3  # how many further hits are considered
+    cover_ratio: float = 0.5  # a list question's uncovered term brings in a point scoring this close
+    anchor_units: int = 4  # a list question's term named by at most this many points cites them all
 
 
 class PolicyQA:
@@ -157,7 +214,7 @@ class PolicyQA:
         self.embedder = embedder
         self.retriever = Retriever(index, embedder, retrieval)
         self.builder = AnswerBuilder(index)
-        self.rewriter = Rewriter(index.keywords.tokenizer, embedder)
+        self.rewriter = Rewriter(index.keywords.tokenizer, embedder, [u.text for _, u in index.units.values()])
         self.thresholds = thresholds
         notices = [d for d in index.documents if d.kind is DocKind.NOTICE and d.year]
         self.current_year = max((d.year for d in notices), default=None)
@@ -206,25 +263,88 @@ class PolicyQA:
         return Answer(q, rewritten, self.builder.render(selections), False, citations, (time.perf_counter() - start) * 1000)
 
     def _select(self, retrieval, facts: tuple[Asked, ...]) -> list[Selection]:
-        parts = sub_questions(retrieval.query)
-        if parts:
+        if parts := sub_questions(retrieval.query):
             # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
-            picks = []
-            for part in parts:
-                sub = self.retriever.search(part, k=1)
-                if sub.hits:
-                    picks.append(self.builder.select(sub, sub.hits[0], asked_facts(part), max_sentences=2))
-            if picks:
+            picks = [self._pick(part) for part in parts]
+            if picks := [p for p in picks if p is not None]:
                 return self.builder.merge(picks)
         hits = retrieval.hits
         selections = [self.builder.select(retrieval, hits[0], facts)]
+        if items := conjunct_questions(retrieval.query, self.rewriter.pos_cut, self._in_text):
+            # 体育、美育、劳动教育分别怎么抓: each item's best point leads; the whole question's follows.
+            picks = [p for p in (self._pick(item) for item in items) if p is not None]
+            selections = self.builder.merge(picks + selections)
         # Further points join when they score nearly as well (the question spans them);
         # a question asking for a list (哪些方面, 都有哪些举措) lets them in more easily.
         ratio = self.thresholds.list_ratio if _LIST_QUESTION.search(retrieval.query) else self.thresholds.extra_ratio
         for h in hits[1 : 1 + self.thresholds.max_extra]:
+            if len(selections) > self.thresholds.max_extra or any(s.hit.unit_key == h.unit_key for s in selections):
+                continue
             if h.score > 0 and h.score >= ratio * hits[0].score and not h.unit_key.endswith(("#header", "#preamble")):
                 selections.append(self.builder.select(retrieval, h, facts, max_sentences=2))
+        if _LIST_QUESTION.search(retrieval.query):
+            selections += self._anchored(retrieval, selections, facts)
+        if _LIST_QUESTION.search(retrieval.query) or _CONJOINED.search(retrieval.query):
+            selections += self._completed(retrieval, selections, facts)
         return selections
+
+    def _completed(self, retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
+        """For 体育、美育、劳动教育分别怎么抓: a point for each asked term no quote holds yet.
+
+        Terms are taken most specific first (by IDF); each brings in the best-ranked point
+        that names it, if that point scores at least ``cover_ratio`` of the top one.
+        """
+        top = selections[0].hit
+        quotes = "".join(s.quote for s in selections)
+        chosen = {s.hit.unit_key for s in selections}
+        room = 1 + self.thresholds.max_extra - len(selections)
+        extra: list[Selection] = []
+        terms = [t for t in dict.fromkeys(retrieval.tokens) if len(t) > 1 and t not in _GENERIC]
+        for term in sorted(terms, key=self.index.keywords.idf, reverse=True):
+            if room <= 0 or term in quotes:
+                continue
+            for h in retrieval.ranking:
+                if h.score < self.thresholds.cover_ratio * top.score:
+                    break
+                if h.doc_id == top.doc_id and h.unit_key not in chosen and not h.unit_key.endswith("#header") and term in self.index.units[h.unit_key][1].text:
+                    sel = self.builder.select(retrieval, h, facts, max_sentences=1, anchor=term)
+                    extra.append(sel)
+                    chosen.add(h.unit_key)
+                    quotes += sel.quote
+                    room -= 1
+                    break
+        return extra
+
+    def _anchored(self, retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
+        """For 涉及京津冀的工作有哪些: the other points that name the question's specific term.
+
+        A term of the question that the top quote contains and only a few points of that
+        document name (京津冀: points 5, 19, 29) marks the topic; every point naming it is
+        part of the answer, even when its wording embeds far from the question's.
+        """
+        top = selections[0].hit
+        units = [h for h in retrieval.ranking if h.doc_id == top.doc_id and not h.unit_key.endswith(("#header", "#preamble"))]
+        texts = {h.unit_key: self.index.units[h.unit_key][1].text for h in units}
+        chosen = {s.hit.unit_key for s in selections}
+        room = 1 + self.thresholds.max_extra - len(selections)
+        extra: list[Selection] = []
+        for term in sorted(dict.fromkeys(retrieval.tokens), key=self.index.keywords.idf, reverse=True):
+            naming = [h for h in units if term in texts[h.unit_key]]
+            if len(term) < 2 or term not in selections[0].quote or not 2 <= len(naming) <= self.thresholds.anchor_units:
+                continue
+            for h in naming:
+                if room > 0 and h.unit_key not in chosen:
+                    extra.append(self.builder.select(retrieval, h, facts, max_sentences=1, anchor=term))
+                    chosen.add(h.unit_key)
+                    room -= 1
+        return extra
+
+    def _pick(self, question: str) -> Selection | None:
+        sub = self.retriever.search(question, k=1)
+        return self.builder.select(sub, sub.hits[0], asked_facts(question), max_sentences=2) if sub.hits else None
+
+    def _in_text(self, phrase: str) -> bool:
+        return any(phrase in u.text for _, u in self.index.units.values())
 
     def _answerable(self, ev: Evidence, facts: tuple[Asked, ...]) -> bool:
         t = self.thresholds

@@ -56,7 +56,8 @@ class Retrieval:
 
     query: str  # normalized query text
     tokens: tuple[str, ...]
-    hits: tuple[Hit, ...]
+    hits: tuple[Hit, ...]  # the top k
+    ranking: tuple[Hit, ...]  # every allowed unit, best first (hits is its head)
     dense: np.ndarray  # cosine per chunk row
     keyword: np.ndarray  # BM25 per chunk row
 
@@ -125,12 +126,17 @@ class Retriever:
         self._is_header = np.asarray([k.endswith("#header") for k in self.unit_keys])
         self._unit_texts = [index.chunks[r].text for r in self._unit_level_row]
         self._doc_years = {d.year for d in index.documents if d.year}
+        # Words every title shares (东丽区 when the notice is alone) are implicit in every unit
+        # but written in only some: they would pull those units and make off-topic questions look covered.
+        tok = index.keywords.tokenizer
+        self._title_tokens = set.intersection(*(set(tok(d.title)) for d in index.documents)) if index.documents else set()
+        self._title_tokens = {t for t in self._title_tokens if not t.isdigit() and t != "年"}
 
     def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         query = normalize_query(question)
         tokenizer = self.index.keywords.tokenizer
         expansion = tokenizer.expand(query)
-        tokens = tuple(dict.fromkeys([*tokenizer(query), *expansion]))
+        tokens = tuple(t for t in dict.fromkeys([*tokenizer(query), *expansion]) if t not in self._title_tokens)
         n = len(self.index.chunks)
         if mode in (Mode.BM25, Mode.BM25_UNITS):
             dense = np.zeros(n, dtype=np.float32)
@@ -169,9 +175,9 @@ class Retriever:
         allowed = np.ones(len(self.unit_keys), dtype=bool)
         if doc_ids is not None:
             allowed = np.asarray([d in doc_ids for d in self._doc_ids])
-        order = [i for i in np.argsort(-fused, kind="stable") if allowed[i]][:k]
-        hits = tuple(
+        order = [i for i in np.argsort(-fused, kind="stable") if allowed[i]]
+        ranking = tuple(
             Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i]))
             for i in order
         )
-        return Retrieval(query, tokens, hits, dense, keyword)
+        return Retrieval(query, tokens, ranking[:k], ranking, dense, keyword)

@@ -7,7 +7,7 @@ import pytest
 from assistant import config
 from assistant.answering import Asked, AnswerType, asked_facts
 from assistant.index import Index
-from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, sub_questions, validate_question
+from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, conjunct_questions, sub_questions, validate_question
 from assistant.retrieval import Mode, normalize_query
 
 from .conftest import NOTICE, HashEmbedder
@@ -54,6 +54,11 @@ def test_validate_history():
         ("这是第几届了？", ["区里今年还办社区教育展示周吗？"], "区里2020年还办社区教育展示周是第几届了?"),
         ("中考改革有什么安排？", ["2020年计划新建几所小学？"], "中考改革有什么安排?"),
         ("今年新增多少学前教育学位？", [], "2020年新增多少学前教育学位?"),
+        # No term of its own (时候, 依据 and 名额 name no topic): the last turn's topic is kept.
+        ("什么时候办？", ["听说区里要搞学生劳动能手比赛？"], "听说区里要搞学生劳动能手比赛,什么时候办?"),
+        ("依据的是哪个规定？", ["校园欺凌的问题，文件里有说法吗？"], "校园欺凌的问题,文件里有说法,依据的是哪个规定?"),
+        # 那 opens it, but 招生/录取 name a topic of their own: the question stands alone.
+        ("那高中招生录取怎么搞？", ["普通高中课程改革的重点是什么？"], "那高中招生录取怎么搞?"),
     ],
 )
 def test_rewrite_pronouns_and_years(qa: PolicyQA, question, history, expected):
@@ -168,6 +173,26 @@ def test_modes_rank_units(qa: PolicyQA):
 )
 def test_sub_questions(question: str, parts: list[str]):
     assert sub_questions(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question,items",
+    [
+        ("学校的体育、美育、劳动教育2020年分别怎么抓?", ["学校的体育2020年怎么抓?", "学校的美育2020年怎么抓?", "学校的劳动教育2020年怎么抓?"]),
+        ("对民办幼儿园和民办中小学分别有什么管理要求?", ["对民办幼儿园有什么管理要求?", "对民办中小学有什么管理要求?"]),
+        ("学校在网络和新媒体管理上有哪些要求?", []),  # 和 without 分别 joins one topic
+        ("会考、中考、高考方面2020年要做什么工作?", []),  # the notice lists them together
+        ("建设2所中学、5所小学的计划是什么？", []),
+    ],
+)
+def test_conjunct_questions(qa: PolicyQA, question: str, items: list[str]):
+    assert conjunct_questions(question, qa.rewriter.pos_cut, qa._in_text) == items
+
+
+def test_list_question_cites_every_point_naming_its_term(qa: PolicyQA):
+    answer = qa.ask("涉及京津冀的工作有哪些？")
+    assert {c.point for c in answer.citations} >= {5, 19, 29}
+    assert all("京津冀" in c.quote for c in answer.citations if c.point in (5, 19, 29))
 
 
 @pytest.mark.model
