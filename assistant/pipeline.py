@@ -12,6 +12,7 @@ from pathlib import Path
 from . import config
 from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts
 from .index import Index, load_or_build
+from .keywords import COLLOQUIAL
 from .parsing import DocKind
 from .retrieval import Mode, RetrievalConfig, Retriever, normalize_query, years_in
 
@@ -118,7 +119,8 @@ class Rewriter:
 
     def _names_topic(self, text: str) -> bool:
         """Whether ``text`` names a term only a few units use (招生, 党员, 校外培训机构 for 补课)."""
-        tokens = [*self._tokenizer(text), *self._tokenizer.expand(text)]
+        # A colloquial word counts by its policy term (补课 → 校外培训机构), unless it only says what is asked (名额).
+        tokens = [*self._tokenizer(text), *self._tokenizer.expand(" ".join(k for k in COLLOQUIAL if k in text and k not in _GENERIC))]
         return any(
             len(t) > 1 and t not in _GENERIC and 0 < sum(t in u for u in self._unit_texts) <= SPECIFIC_UNITS for t in tokens
         )
@@ -323,7 +325,7 @@ class PolicyQA:
         part of the answer, even when its wording embeds far from the question's.
         """
         top = selections[0].hit
-        units = [h for h in retrieval.ranking if h.doc_id == top.doc_id and not h.unit_key.endswith(("#header", "#preamble"))]
+        units = [h for h in retrieval.ranking if h.doc_id == top.doc_id and not h.unit_key.endswith("#header")]
         texts = {h.unit_key: self.index.units[h.unit_key][1].text for h in units}
         chosen = {s.hit.unit_key for s in selections}
         room = 1 + self.thresholds.max_extra - len(selections)

@@ -12,6 +12,7 @@ import numpy as np
 
 from .chunking import Level
 from .index import Index
+from .parsing import DocKind
 
 
 class Mode(str, Enum):
@@ -131,6 +132,9 @@ class Retriever:
         tok = index.keywords.tokenizer
         self._title_tokens = set.intersection(*(set(tok(d.title)) for d in index.documents)) if index.documents else set()
         self._title_tokens = {t for t in self._title_tokens if not t.isdigit() and t != "年"}
+        # A year plan's own year (今年 → 2020年) is implicit in every point, yet written in only
+        # a few, the preamble among them: it must not rank them. Quotes may still show it.
+        self._implicit_years = {str(d.year) for d in index.documents if d.year and d.kind is DocKind.NOTICE}
 
     def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         query = normalize_query(question)
@@ -145,7 +149,8 @@ class Retriever:
             sims, rows = self.index.faiss.search(qv, n)
             dense = np.empty(n, dtype=np.float32)
             dense[rows[0]] = sims[0]
-        keyword = self.index.keywords.scores(tokens) if mode is not Mode.DENSE else np.zeros(n, dtype=np.float32)
+        ranking_tokens = [t for t in tokens if t not in self._implicit_years]
+        keyword = self.index.keywords.scores(ranking_tokens) if mode is not Mode.DENSE else np.zeros(n, dtype=np.float32)
 
         if mode is Mode.BM25_UNITS:
             unit_dense = np.zeros(len(self.unit_keys), dtype=np.float32)

@@ -189,6 +189,19 @@ def test_conjunct_questions(qa: PolicyQA, question: str, items: list[str]):
     assert conjunct_questions(question, qa.rewriter.pos_cut, qa._in_text) == items
 
 
+def test_words_of_every_title_and_the_plans_own_year_do_not_rank(qa: PolicyQA):
+    r = qa.retriever.search("明天东丽区会下雨吗？")
+    assert "东丽区" not in r.tokens and "下雨" in r.tokens
+    # 今年 → 2020年 stays in the query (quotes may show it) but does not pull the preamble, which names 2020.
+    r = qa.retriever.search("2020年教师培训有哪些安排？", mode=Mode.BM25)
+    assert "2020" in r.tokens and r.hits[0].point is not None
+
+
+def test_a_colloquial_word_that_only_says_what_is_asked_keeps_the_topic(qa: PolicyQA):
+    rewritten = qa.rewrite("名额有多少个？", ["阳光素拓公益班是做什么的？"])
+    assert rewritten.startswith("阳光素拓公益班") and rewritten.endswith("名额有多少个?")
+
+
 def test_list_question_cites_every_point_naming_its_term(qa: PolicyQA):
     answer = qa.ask("涉及京津冀的工作有哪些？")
     assert {c.point for c in answer.citations} >= {5, 19, 29}
