@@ -47,7 +47,7 @@ _TYPE_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|什么地点|哪个地点|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
     (AnswerType.NAME, re.compile(r"是?哪(?:几|两|三|些|一)?所(?:学校|小学|中学|幼儿园)?|哪(?:些|个)(?:学校|小学|中学|初中|高中|幼儿园)|哪个国家|哪些国家|哪家|名单|叫什么名字|校名")),
     (AnswerType.PROCEDURE, re.compile(r"(?:怎么|如何|怎样)(?:报名|申请|办理|登记|选|评|认定|参加|注册|预约)|(?:报名|申请|办理|入学|招生)(?:流程|程序|手续|步骤|方式)|(?:哪些|什么)(?:材料|证明|手续|证件|流程|程序)|找谁|去哪办|去哪儿办")),
-    (AnswerType.NUMBER, re.compile(rf"(?<!哪)几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
+    (AnswerType.NUMBER, re.compile(rf"(?<![哪好])几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
 )
 
 # 哪天 / 几号 / 几点 ask for a day or a time; 什么时候 / 哪年 may be answered with a year.
@@ -58,7 +58,8 @@ _EVIDENCE: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.DATE: re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|期间|每年|年底|年初|[春秋]季|学期"),
     AnswerType.PHONE: re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}"),
     AnswerType.MONEY: re.compile(r"\d+(?:\.\d+)?\s*(?:元|万元|亿元)"),
-    AnswerType.PLACE: re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街道?|小区|村|镇|号院)|网站|网址|www\.|https?://"),
+    # 在哪儿办 may be answered by the institution that hosts it (依托…东丽分校).
+    AnswerType.PLACE: re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街道?|小区|村|镇|号院)|网站|网址|www\.|https?://|(?:依托|在)[\u4e00-\u9fff]{2,20}(?:分校|学院|中心|学校)"),
     AnswerType.NAME: re.compile(r"(?:省|市|区|县|镇)[\u4e00-\u9fff]{1,10}(?:小学|中学|学校|幼儿园|分校|学院)|大学[\u4e00-\u9fff]{0,6}分校|[\u4e00-\u9fff]{2,6}(?:大学|学院)"),
     AnswerType.PROCEDURE: re.compile(r"程序|流程|步骤|材料|证明|手续|登录|提交|携带|填写|选举|推选|报名方式|申请表|网上报名|现场报名"),
 }
@@ -102,8 +103,20 @@ def _refine(kind: AnswerType, question: str) -> Asked:
     return Asked(kind)
 
 
+# 就怕哪天跑路了 / 万一哪天出事: 哪天 as "some day", not a question.
+_INDEFINITE = re.compile(r"(?<=[怕万如要总说])(?:一|果|是|有|不定)?哪(?:天|一天|里|儿)")
+
+
+def asking_part(question: str) -> str:
+    """The clauses that ask: those ending in ?, else the last one (孩子明年升小学，幼儿园会不会衔接？)."""
+    clauses = [c for c in re.split(r"(?<=[，,。；;?？!！])", question) if c.strip()]
+    asking = [c for c in clauses if c.rstrip().endswith(("?", "？"))]
+    return "".join(asking) if asking else (clauses[-1] if clauses else question)
+
+
 def asked_facts(question: str) -> tuple[Asked, ...]:
     """Every kind of fact the question asks for (什么时间、什么地点 asks two); () for an open question."""
+    question = _INDEFINITE.sub("", question)
     facts: list[Asked] = []
     for kind, cue in _TYPE_CUES:
         if cue.search(question):

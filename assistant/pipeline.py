@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
-from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts
+from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts, asking_part
 from .index import Index, load_or_build
 from .keywords import COLLOQUIAL
 from .parsing import DocKind
@@ -46,13 +46,14 @@ def validate_question(question: object, history: object = ()) -> tuple[str, tupl
 
 _PRONOUN = re.compile(r"^(?:那么?|还有|另外)?(它们|它|其|这个|那个|这项|这些|那些|该项|该|这(?=是|个|次|届|项)|那(?=是))")
 _FOLLOW_MARKER = re.compile(r"^(?:那么|那|还有|另外)(?![个些样])")
-_NO_SUBJECT = re.compile(r"^(?:是|有|要|能|会|在|还|都|一共|具体|主要)")
+_NO_SUBJECT = re.compile(r"^(?:是|有|要|能|会|在|还|都|一共|具体|主要|第几|几|多少)")
 _ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|那如果是)?(.{1,12}?)(?:呢|怎么样|如何)[？?。!！]*$")
 _ASKING = re.compile(r"(什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
 # What a question asks about a topic; 那X呢 swaps the topic and keeps these.
 _ASKED_ATTRIBUTES = frozenset("目标 要求 措施 安排 政策 规定 内容 任务 工作 方面 举措 标准 时间 变化 计划 规划 办法 意见 情况 作用 目的".split())
 # Words that say what is asked (依据, 材料), not what about: they leave the topic to the last turn.
 _GENERIC = _ASKED_ATTRIBUTES | frozenset("依据 根据 按照 材料 证明 手续 名额 时间 地点 文件 通知 规定 具体 什么样 孩子 学生 老师 家长 学校".split())
+_TOPIC_POS = frozenset("nvjl")  # nouns, verbal nouns and set phrases name topics; adverbs (根本) do not
 SPECIFIC_UNITS = 5  # a term in at most this many units names a topic
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
@@ -81,16 +82,15 @@ class Rewriter:
         return _ASKING.sub("", prev).rstrip("？?。，, ") or prev
 
     def _noun_phrases(self, text: str) -> list[str]:
-        phrases, current = [], ""
-        for w in self._pos.cut(text):
-            if w.flag[:1] in _CONTENT_POS:
+        phrases, current, has_noun = [], "", False
+        for w in [*self._pos.cut(text), None]:
+            if w is not None and w.flag[:1] in _CONTENT_POS and (len(w.word) > 1 or w.flag.startswith("n")):
                 current += w.word
-            else:
-                if len(current) > 1:
-                    phrases.append(current)
-                current = ""
-        if len(current) > 1:
-            phrases.append(current)
+                has_noun = has_noun or w.flag.startswith("n") or w.flag in ("vn", "j", "l")  # 近视防控 is v + vn
+                continue
+            if len(current) > 1 and has_noun:
+                phrases.append(current)
+            current, has_noun = "", False
         return phrases
 
     def rewrite(self, question: str, history: Sequence[str]) -> str:
@@ -120,13 +120,14 @@ class Rewriter:
     def _names_topic(self, text: str) -> bool:
         """Whether ``text`` names a term only a few units use (招生, 党员, 校外培训机构 for 补课)."""
         # A colloquial word counts by its policy term (补课 → 校外培训机构), unless it only says what is asked (名额).
-        tokens = [*self._tokenizer(text), *self._tokenizer.expand(" ".join(k for k in COLLOQUIAL if k in text and k not in _GENERIC))]
+        nouns = " ".join(w.word for w in self._pos.cut(text) if w.flag[:1] in _TOPIC_POS)
+        tokens = [*self._tokenizer(nouns), *self._tokenizer.expand(" ".join(k for k in COLLOQUIAL if k in text and k not in _GENERIC))]
         return any(
             len(t) > 1 and t not in _GENERIC and 0 < sum(t in u for u in self._unit_texts) <= SPECIFIC_UNITS for t in tokens
         )
 
 
-_INTERROGATIVE = re.compile(r"几|多少|哪|什么|吗|怎么|如何|是否|有没有")
+_INTERROGATIVE = re.compile(r"(?<!好)几(?!乎)|多少|哪|什么|吗|怎么|如何|是否|有没有")
 _SERIES = frozenset("、 和 与 及 以及".split())
 
 
@@ -174,7 +175,16 @@ def sub_questions(question: str) -> list[str]:
     """Split 要建几所幼儿园、新增多少学位 into its questions; [] when it asks one thing."""
     parts = [p.strip() for p in re.split(r"[、，,；;?？!！]", question.rstrip("?？。!！")) if p.strip()]
     asking = [p for p in parts if _INTERROGATIVE.search(p)]
-    return asking if len(asking) > 1 else []
+    if len(asking) < 2:
+        return []
+    # 听说要搞师德负面清单，是怎么回事？踩了线会怎么样？: the parts that ask nothing say what about.
+    context = "，".join(p for p in parts if p not in asking)
+    return [f"{context}，{p}" if context else p for p in asking]
+
+
+def asked_years(question: str) -> set[int]:
+    """Years the question asks about (see answering.asking_part)."""
+    return years_in(asking_part(question))
 
 
 _LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有|涉及")
@@ -301,7 +311,8 @@ class PolicyQA:
         chosen = {s.hit.unit_key for s in selections}
         room = 1 + self.thresholds.max_extra - len(selections)
         extra: list[Selection] = []
-        terms = [t for t in dict.fromkeys(retrieval.tokens) if len(t) > 1 and t not in _GENERIC]
+        # Years are the year logic's to handle: 2020 would pull in the preamble, which names it.
+        terms = [t for t in dict.fromkeys(retrieval.tokens) if len(t) > 1 and t not in _GENERIC and not t.isdigit()]
         for term in sorted(terms, key=self.index.keywords.idf, reverse=True):
             if room <= 0 or term in quotes:
                 continue
@@ -355,7 +366,7 @@ class PolicyQA:
         return ev.coverage >= t.coverage or ev.top_dense >= t.dense
 
     def _year_note(self, question: str, selections: list[Selection]) -> str:
-        asked = years_in(question)
+        asked = asked_years(question)
         # The year must be in the quoted sentences themselves: point 11 names 2019 only as a plan's span.
         quoted = "".join(s.quote for s in selections)
         missing = [f"{y}年" for y in sorted(asked) if y not in self.years and str(y) not in quoted]

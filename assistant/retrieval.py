@@ -140,7 +140,11 @@ class Retriever:
         query = normalize_query(question)
         tokenizer = self.index.keywords.tokenizer
         expansion = tokenizer.expand(query)
-        tokens = tuple(t for t in dict.fromkeys([*tokenizer(query), *expansion]) if t not in self._title_tokens)
+        words = tokenizer(query)
+        # 研学 or 素拓 alone is no indexed token, only part of the text's whole terms (研学实践教育活动).
+        known = self.index.keywords.doc_freq
+        partial = [term for w in words if len(w) > 1 and w not in known for term in tokenizer.terms if w in term]
+        tokens = tuple(t for t in dict.fromkeys([*words, *expansion, *tokenizer(" ".join(partial))]) if t not in self._title_tokens)
         n = len(self.index.chunks)
         if mode in (Mode.BM25, Mode.BM25_UNITS):
             dense = np.zeros(n, dtype=np.float32)

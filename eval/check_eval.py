@@ -318,6 +318,26 @@ def main():
                 warn(f'near-paraphrase {dr["id"]}~{tr["id"]} ({s:.2f}): '
                      f'{dr["question"]} | {tr["question"]}')
 
+    # The further notice sets: same schema and key checks; tuning sets must not paraphrase test.
+    extra = {'dev_extra': 'x', 'dev_weak': 'w', 'dev_parent': 'p', 'holdout': 'h', 'holdout2': 'y'}
+    for split, prefix in extra.items():
+        path = EVAL_DIR / f'{split}.jsonl'
+        if not path.exists():
+            continue
+        rows = load_jsonl(path)
+        check_notice_rows(rows, split, prefix, points_text, seen)
+        check_traditional(rows, split)
+        if split.startswith('dev'):
+            # A follow-up is its history plus the question: 那幼儿园呢？ alone says nothing.
+            def said(row):
+                return bigrams(''.join(row.get('history', [])) + row.get('question', ''))
+            for r in rows:
+                rb = said(r)
+                for tr in test_rows:
+                    s = jaccard(rb, said(tr))
+                    if s >= 0.6:
+                        warn(f'near-paraphrase {r["id"]}~{tr["id"]} ({s:.2f})')
+
     law_rows = load_jsonl(EVAL_DIR / 'laws.jsonl')
     per_doc, law_types = check_laws(law_rows, args.corpus, seen)
 

@@ -7,7 +7,7 @@ import pytest
 from assistant import config
 from assistant.answering import Asked, AnswerType, asked_facts
 from assistant.index import Index
-from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, conjunct_questions, sub_questions, validate_question
+from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, asked_years, conjunct_questions, sub_questions, validate_question
 from assistant.retrieval import Mode, normalize_query
 
 from .conftest import NOTICE, HashEmbedder
@@ -100,6 +100,9 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("报名人数超过计划怎么办？", ()),
         ("着力抓哪几个方面？", ()),
         ("义务教育阶段要交学费吗？", ()),
+        ("我们小区对口哪个小学？", (Asked(AnswerType.NAME),)),
+        ("就怕哪天跑路了，区里管不管？", ()),  # 哪天 as "some day"
+        ("我当班主任好几年了，有比赛吗？", ()),  # 好几年 is no question
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
@@ -162,6 +165,16 @@ def test_modes_rank_units(qa: PolicyQA):
     assert qa.retriever.search("电脑摇号随机录取", mode=Mode.BM25).hits[0].point == 20
 
 
+def test_years_asked_about_are_those_of_the_asking_clause():
+    assert asked_years("孩子2021年要升小学了，幼儿园会不会帮着衔接？") == set()
+    assert asked_years("2021年计划建几所学校？") == {2021}
+    assert asked_years("孩子2021年小升初，2021年还摇号吗？") == {2021}
+
+
+def test_a_short_form_finds_the_texts_whole_term(qa: PolicyQA):
+    assert "研学实践教育活动" in qa.retriever.search("学校组织研学是玩还是学？").tokens
+
+
 @pytest.mark.parametrize(
     "question,parts",
     [
@@ -169,6 +182,7 @@ def test_modes_rank_units(qa: PolicyQA):
         ("展示周在什么时间、什么地点举办？", ["展示周在什么时间", "什么地点举办"]),
         ("建设2所中学、5所小学的计划是什么？", []),
         ("孩子近视了，学校管不管？", []),
+        ("听说要搞师德负面清单，是怎么回事？踩了线会怎么样？", ["听说要搞师德负面清单，是怎么回事", "听说要搞师德负面清单，踩了线会怎么样"]),
     ],
 )
 def test_sub_questions(question: str, parts: list[str]):
