@@ -79,7 +79,13 @@ class Rewriter:
         return [(w.word, w.flag) for w in self._pos.cut(text)]
 
     def _topic(self, prev: str) -> str:
-        return _ASKING.sub("", prev).rstrip("？?。，, ") or prev
+        """What the last question was about: 劳动教育有什么比赛 → 劳动教育比赛 (the asked noun stays, 什么 goes)."""
+        m = _ASKING.search(prev)
+        if m is None:
+            return prev.rstrip("？?。，, ")
+        tail = self._noun_phrases(m.group(0)[len(m.group(1)):])
+        kept = "".join(p for p in tail if p not in _ASKED_ATTRIBUTES)
+        return (prev[: m.start()] + kept).rstrip("？?。，, ") or prev
 
     def _noun_phrases(self, text: str) -> list[str]:
         phrases, current, has_noun = [], "", False

@@ -57,6 +57,8 @@ def test_validate_history():
         # No term of its own (时候, 依据 and 名额 name no topic): the last turn's topic is kept.
         ("什么时候办？", ["听说区里要搞学生劳动能手比赛？"], "听说区里要搞学生劳动能手比赛,什么时候办?"),
         ("依据的是哪个规定？", ["校园欺凌的问题，文件里有说法吗？"], "校园欺凌的问题,文件里有说法,依据的是哪个规定?"),
+        # The noun the last turn asked about (比赛) stays in the topic; 什么 goes.
+        ("在什么时候举办？", ["学校劳动教育方面有什么比赛？"], "学校劳动教育方面比赛在什么时候举办?"),
         # 那 opens it, but 招生/录取 name a topic of their own: the question stands alone.
         ("那高中招生录取怎么搞？", ["普通高中课程改革的重点是什么？"], "那高中招生录取怎么搞?"),
     ],
