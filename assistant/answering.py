@@ -212,8 +212,13 @@ class AnswerBuilder:
         total = sum(kw.idf(t) for t in content)
         return sum(kw.idf(t) for t in content if t in text) / total if total else 0.0
 
-    def select(self, retrieval: Retrieval, hit: Hit, facts: tuple[Asked, ...], max_sentences: int = 3, anchor: str = "") -> Selection:
-        """Pick the 1–3 sentences of a unit that best hold the asked fact (and ``anchor``, when given)."""
+    def select(
+        self, retrieval: Retrieval, hit: Hit, facts: tuple[Asked, ...], max_sentences: int = 3, anchor: str = "", shown: frozenset[int] = frozenset()
+    ) -> Selection:
+        """Pick the 1–3 sentences of a unit that best hold the asked fact (and ``anchor``, when given).
+
+        ``shown`` are sentences the user has already been quoted (还有哪些措施？ asks for others).
+        """
         doc, unit = self.index.units[hit.unit_key]
         chunks = self.index.chunks
         rows = [r for r in self.index.rows_by_unit[hit.unit_key] if chunks[r].level is Level.SENTENCE]
@@ -233,6 +238,7 @@ class AnswerBuilder:
             wanted = doc.recipients if _ASKS_RECIPIENTS.search(retrieval.query) else doc.issuer if _ASKS_ISSUER.search(retrieval.query) else ""
             candidates = _prefer(candidates, lambda r: bool(wanted) and wanted in text[r])
         candidates = _prefer(candidates, lambda r: bool(anchor) and anchor in text[r])
+        candidates = _prefer(candidates, lambda r: chunks[r].sentence not in shown)
         # Numeric, date, … questions quote a sentence that holds such facts (all of them if one can).
         candidates = _prefer(candidates, lambda r: any(f.satisfied_by(text[r]) for f in facts))
         candidates = _prefer(candidates, lambda r: facts_in(facts, text[r]))

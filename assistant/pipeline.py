@@ -193,6 +193,7 @@ def asked_years(question: str) -> set[int]:
     return years_in(asking_part(question))
 
 
+_MORE = re.compile(r"还有|其他|其它|别的|另外|此外|除了")
 _LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有|涉及")
 _CONJOINED = re.compile(r"分别|[\u4e00-\u9fff]{2}(?:、|和|与|及|以及)[\u4e00-\u9fff]{2}")
 _RELATIVE_YEAR = {"今年": 0, "本年度": 0, "本年": 0, "明年": 1, "去年": -1, "后年": 2, "前年": -2}
@@ -272,6 +273,10 @@ class PolicyQA:
             text, related = self.builder.abstention(retrieval)
             return Answer(q, rewritten, text, True, related, (time.perf_counter() - start) * 1000)
         selections = self._select(retrieval, facts)
+        if hist and _MORE.search(q):
+            # 具体还有哪些措施？: quote what the last answer did not.
+            shown = self._shown(hist, selections[0].hit.unit_key)
+            selections[0] = self.builder.select(retrieval, selections[0].hit, facts, shown=shown)
         ev = self.builder.evidence(retrieval, selections, facts)
         note = self._year_note(rewritten, selections)
         if note or not self._answerable(ev, facts):
@@ -357,6 +362,14 @@ class PolicyQA:
                     chosen.add(h.unit_key)
                     room -= 1
         return extra
+
+    def _shown(self, history: Sequence[str], unit_key: str) -> frozenset[int]:
+        """The sentences of ``unit_key`` that the answer to the last turn quoted."""
+        last = self.rewrite(history[-1], history[:-1])
+        retrieval = self.retriever.search(last)
+        if not retrieval.hits:
+            return frozenset()
+        return frozenset(i for s in self._select(retrieval, asked_facts(last)) if s.hit.unit_key == unit_key for i in s.sentences)
 
     def _pick(self, question: str) -> Selection | None:
         sub = self.retriever.search(question, k=1)

@@ -218,6 +218,13 @@ def test_a_colloquial_word_that_only_says_what_is_asked_keeps_the_topic(qa: Poli
     assert rewritten.startswith("阳光素拓公益班") and rewritten.endswith("名额有多少个?")
 
 
+def test_asking_for_more_quotes_what_the_last_answer_did_not(qa: PolicyQA):
+    first = qa.ask("特殊教育中心、学区资源中心、学校资源教室三级管理网络？")
+    more = qa.ask("具体还有哪些措施？", ["特殊教育中心、学区资源中心、学校资源教室三级管理网络？"])
+    assert first.citations[0].point == more.citations[0].point == 15
+    assert first.citations[0].quote not in more.citations[0].quote
+
+
 def test_list_question_cites_every_point_naming_its_term(qa: PolicyQA):
     answer = qa.ask("涉及京津冀的工作有哪些？")
     assert {c.point for c in answer.citations} >= {5, 19, 29}
