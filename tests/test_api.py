@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -136,5 +136,5 @@ def test_failed_save_keeps_the_old_index(corpus: Path, tmp_path: Path, monkeypat
 def test_multi_document_index(laws_dir: Path, corpus: Path):
     index = Index.build([corpus, laws_dir / "teachers-law-2009.txt"], HashEmbedder())
     assert {d.doc_id for d in index.documents} == {NOTICE.stem, "teachers-law-2009"}
-    assert f"teachers-law-2009#6" in index.units
+    assert "teachers-law-2009#6" in index.units
     assert index.units["teachers-law-2009#6"][1].text == "每年九月十日为教师节。"

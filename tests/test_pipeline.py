@@ -7,7 +7,8 @@ import pytest
 from assistant import config
 from assistant.answering import Asked, AnswerType, asked_facts
 from assistant.index import Index
-from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, asked_years, conjunct_questions, sub_questions, validate_question
+from assistant.pipeline import InvalidQuestionError, PolicyQA, Thresholds, validate_question
+from assistant.questions import asked_years, conjunct_questions, sub_questions
 from assistant.retrieval import Mode, normalize_query
 
 from .conftest import NOTICE, HashEmbedder
