@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from collections.abc import Callable
 from typing import Any
@@ -27,10 +27,11 @@ class AnswerType(str, Enum):
     PLACE = "place"
     PROCEDURE = "procedure"
     NAME = "name"  # which schools, which country: a proper name must be quoted
+    ITEMS = "items"  # what a named set holds (“五个一”是哪五个, 16条措施具体哪16条): the quote must list them
 
 
 _CN_NUM = "零〇一二两三四五六七八九十百千万"
-_UNITS = "周期|学时|课时|小时|平方米|百分点|个人|个月|周岁|所|个|届|项|名|次|年|类|种|批|期|倍|条|座|天|日|分|元|人|门|岁|轮|家|位|班|月"
+_UNITS = "周期|学时|课时|小时|平方米|百分点|个人|个月|周岁|所|个|届|项|名|次|年|类|种|批|期|倍|条|座|天|日|分|元|人|门|岁|轮|家|位|班|月|篇"
 # A unit the question names may be answered with a close one (多少名教师 → 100人).
 _UNIT_ALIASES = {
     "名": "名|人|个|位", "人": "人|名|个|位", "个人": "人|名|个|位", "位": "位|名|人", "个": "个|所|项|名|家", "条": "条|项",
@@ -41,10 +42,14 @@ _VERSION_CUE = re.compile(r"几点零|几点几|几\.0")  # a version number suc
 
 _TYPE_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
     (AnswerType.PHONE, re.compile(r"电话|热线|联系方式|手机号|号码|邮箱")),
-    (AnswerType.MONEY, re.compile(r"多少钱|多少元|几块|(?:学费|费用|收费|补助|补贴|工资|奖金|价格|保育费)\S{0,4}(?:多少|涨多少|标准是)|金额是|收费标准")),
+    (AnswerType.MONEY, re.compile(r"多少钱|多少元|几块|多少(?:补助|补贴|经费|奖金|费用|学费)|(?:学费|费用|收费|补助|补贴|工资|奖金|价格|保育费)\S{0,4}(?:多少|涨多少|标准是)|金额是|收费标准")),
     (AnswerType.NUMBER, _VERSION_CUE),
     (AnswerType.DATE, re.compile(r"什么时候|何时|哪年|哪一年|哪天|哪一天|几月|几号|几点|日期|截止|哪个月|什么时间|多久|开学时间|公布时间|开幕")),
     (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|什么地点|哪个地点|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
+    (AnswerType.ITEMS, re.compile(
+        r"(?:”|》|\d+条|[一二三四五六七八九十]+(?:个|大|项|条)|清单)[^？?。]{0,10}?"
+        r"(?:(?:具体|到底)都?(?:包括|包含|有|是|指|列了?)?哪(?:些|几)|都?(?:包括|包含)哪(?:些|几)|哪(?:\d+|[一二两三四五六七八九十]+)|指的?是什么|是什么意思|啥意思|什么意思)"
+    )),
     (AnswerType.NAME, re.compile(r"是?哪(?:几|两|三|些|一)?所(?:学校|小学|中学|幼儿园)?|哪(?:些|个)(?:学校|小学|中学|初中|高中|幼儿园)|哪个国家|哪些国家|哪家|名单|叫什么名字|校名")),
     (AnswerType.PROCEDURE, re.compile(r"(?:怎么|如何|怎样)(?:报名|申请|办理|登记|选|评|认定|参加|注册|预约)|(?:报名|申请|办理|入学|招生)(?:流程|程序|手续|步骤|方式)|(?:哪些|什么)(?:材料|证明|手续|证件|流程|程序)|找谁|去哪办|去哪儿办")),
     (AnswerType.NUMBER, re.compile(rf"(?<![哪好])几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
@@ -74,9 +79,17 @@ class Asked:
     unit: str = ""
     ordinal: bool = False
     day_level: bool = False  # DATE: a day or time is asked for, a year does not answer it
+    count: int = 0  # ITEMS: how many the question says there are (哪五个 → 5)
+    current: bool = False  # NUMBER: the present value (现在…是多少); a target (使…达到95%) does not answer it
 
     def satisfied_by(self, text: str) -> bool:
         text = unicodedata.normalize("NFKC", text)  # laws write 10％ and １５日 in full width
+        if self.kind is AnswerType.ITEMS:
+            return _items_listed(text) >= max(3, self.count)
+        if self.kind is AnswerType.NAME:
+            text = _TITLE.sub("", text)  # 《天津市提升中小学生…》 is a document, not a school's name
+        if self.current:
+            text = "，".join(c for c in re.split(r"[，,；;。]", text) if not _TARGET.search(c))
         if self.kind is AnswerType.NUMBER and self.unit == "%":
             return bool(re.search(r"\d+(?:\.\d+)?%|百分之|百分点", text))
         if self.kind is AnswerType.NUMBER and self.unit:
@@ -89,14 +102,45 @@ class Asked:
         return bool(_EVIDENCE[self.kind].search(text))
 
 
+_TITLE = re.compile(r"《[^》]*》")
+_QUOTED = re.compile(r"“[^”]*”")
+# A clause that sets a target or plan rather than stating a present value.
+_TARGET = re.compile(r"使|达到|降低|提高|力争|确保|至少|以上|新增|增加|计划|争取|目标")
+_CURRENT = re.compile(r"现在|目前|当前|现有|实际|如今")
+
+
+def _items_listed(text: str) -> int:
+    """How many items the text enumerates: 查处一案、警示一批、教育一片 → 3; “甲岗”“乙岗”“丙岗” → 3."""
+    quoted = len(_QUOTED.findall(text))
+    plain = _QUOTED.sub("X", _TITLE.sub("X", text))
+    listed = max((len(c.split("、")) for c in re.split(r"[，,；;。：:]", plain)), default=0)
+    return max(quoted, listed)
+
+
 def _refine(kind: AnswerType, question: str) -> Asked:
+    if kind is AnswerType.ITEMS:
+        m = re.search(r"哪(\d+|[一二两三四五六七八九十]+)[条项个种类大]", question)
+        return Asked(kind, count=_to_int(m.group(1)) if m else 0)
+    if kind is AnswerType.NUMBER and _CURRENT.search(question):
+        return replace(_refine_number(question), current=True)
     if kind is AnswerType.DATE:
         return Asked(kind, day_level=bool(_DAY_LEVEL.search(question)))
     if kind is not AnswerType.NUMBER:
         return Asked(kind)
+    return _refine_number(question)
+
+
+def _to_int(numeral: str) -> int:
+    from .parsing import chinese_to_int
+
+    return int(numeral) if numeral.isdigit() else chinese_to_int(numeral.replace("两", "二"))
+
+
+def _refine_number(question: str) -> Asked:
+    kind = AnswerType.NUMBER
     if re.search(r"百分之几|百分比|多大比例|几成|比例是多少|多少比例|率是多少|率有多少|率多少", question):
         return Asked(kind, "%")
-    if m := re.search(rf"第几({_UNITS})", question):
+    if m := re.search(rf"第几个?({_UNITS})", question):  # 第几个周期 asks for a 周期
         return Asked(kind, m.group(1), ordinal=True)
     if m := re.search(rf"(?:几|多少)({_UNITS})", question):
         return Asked(kind, m.group(1))
@@ -105,6 +149,13 @@ def _refine(kind: AnswerType, question: str) -> Asked:
 
 # 就怕哪天跑路了 / 万一哪天出事: 哪天 as "some day", not a question.
 _INDEFINITE = re.compile(r"(?<=[怕万如要总说])(?:一|果|是|有|不定)?哪(?:天|一天|里|儿)")
+
+
+def asking_sentences(question: str) -> str:
+    """The sentences that ask: 班里有几个大个子欺负他。区里有没有规定？ asks for no number."""
+    sentences = [c for c in re.split(r"(?<=[。；;?？!！])", question) if c.strip()]
+    asking = [c for c in sentences if c.rstrip().endswith(("?", "？"))]
+    return "".join(asking) if asking else (sentences[-1] if sentences else question)
 
 
 def asking_part(question: str) -> str:
@@ -116,7 +167,7 @@ def asking_part(question: str) -> str:
 
 def asked_facts(question: str) -> tuple[Asked, ...]:
     """Every kind of fact the question asks for (什么时间、什么地点 asks two); () for an open question."""
-    question = _INDEFINITE.sub("", question)
+    question = _INDEFINITE.sub("", asking_sentences(question))
     facts: list[Asked] = []
     for kind, cue in _TYPE_CUES:
         if cue.search(question):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
-from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts
+from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts, asking_sentences
 from .index import Index, load_or_build
 from .parsing import DocKind
 from .questions import GENERIC, Rewriter, asked_years, conjunct_questions, sub_questions
@@ -145,7 +145,7 @@ class PolicyQA:
                 return self.builder.merge(picks)
         hits = retrieval.hits
         selections = [self.builder.select(retrieval, hits[0], facts)]
-        if items := conjunct_questions(retrieval.query, self.rewriter.pos_cut, self._in_text):
+        if items := conjunct_questions(asking_sentences(retrieval.query), self.rewriter.pos_cut, self._in_text):
             # 体育、美育、劳动教育分别怎么抓: each item's best point leads; the whole question's follows.
             picks = [p for p in (self._pick(item) for item in items) if p is not None]
             selections = self.builder.merge(picks + selections)

@@ -106,6 +106,13 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("我们小区对口哪个小学？", (Asked(AnswerType.NAME),)),
         ("就怕哪天跑路了，区里管不管？", ()),  # 哪天 as "some day"
         ("我当班主任好几年了，有比赛吗？", ()),  # 好几年 is no question
+        ("班里有几个大个子欺负他。区里有没有规定？", ()),  # the number is in the story, not the question
+        ("现在算是第几个周期？", (Asked(N, "周期", ordinal=True, current=True),)),
+        ("每个孩子一年能拿到多少补助？", (Asked(AnswerType.MONEY), Asked(N))),
+        ("“五个一”活动到底是哪五个？", (Asked(AnswerType.ITEMS, count=5),)),
+        ("“以案三促”具体是啥意思？", (Asked(AnswerType.ITEMS),)),
+        ("“互联网+”都用在了哪些地方？", ()),  # asks where it is used, not what it consists of
+        ("现在的及格率是多少？", (Asked(N, "%", current=True),)),
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
@@ -116,6 +123,11 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
     "asked,text,ok",
     [
         (Asked(AnswerType.NUMBER, "所"), "2020年计划建设2所中学、5所小学、5所幼儿园。", True),
+        (Asked(AnswerType.ITEMS, count=5), "深入开展“五个一”活动，实现公办民办幼儿园资源共享、优势互补。", False),
+        (Asked(AnswerType.ITEMS), "坚持“以案三促”，查处一案、警示一批、教育一片。", True),
+        (Asked(AnswerType.ITEMS), "加强“学校服务岗”“社会公益岗”“家庭劳动岗”的过程管理。", True),
+        (Asked(AnswerType.NUMBER, "%", current=True), "着力提高学生体质健康达标率，使95%的学生达到国家学生体质健康标准及格以上等级。", False),
+        (Asked(AnswerType.NAME), "落实《天津市提升中小学生体质健康水平十条措施》。", False),  # a title, not a school
         (Asked(AnswerType.NUMBER, "所"), "全区儿童青少年总体近视率每年至少降低1个百分点。", False),
         (Asked(AnswerType.NUMBER, "届", ordinal=True), "办好第十四届社区教育展示周。", True),
         (Asked(AnswerType.NUMBER, "%"), "按不低于净收益的10％的比例提取发展基金", True),
