@@ -122,7 +122,8 @@ def _refine(kind: AnswerType, question: str) -> Asked:
         m = re.search(r"哪(\d+|[一二两三四五六七八九十]+)[条项个种类大]", question)
         return Asked(kind, count=_to_int(m.group(1)) if m else 0)
     if kind is AnswerType.NUMBER and _CURRENT.search(question):
-        return replace(_refine_number(question), current=True)
+        asked = _refine_number(question)  # 现在是第几期 asks for the plan's own number: no present value involved
+        return asked if asked.ordinal else replace(asked, current=True)
     if kind is AnswerType.DATE:
         return Asked(kind, day_level=bool(_DAY_LEVEL.search(question)))
     if kind is not AnswerType.NUMBER:

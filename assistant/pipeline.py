@@ -62,8 +62,8 @@ class Thresholds:
     dense match is strong: colloquial parent questions share few words with the
     text but embed close to it, while off-topic questions do neither (dev: top
     cosine 0.83–0.88, coverage < 0.2). All values were fitted by grid search on
-    eval/dev.jsonl + eval/dev_extra.jsonl and checked on eval/dev_weak.jsonl,
-    eval/dev_parent.jsonl and eval/dev_abstain.jsonl (439 questions in all), never on eval/test.
+    eval/dev.jsonl + eval/dev_extra.jsonl and checked on the later tuning sets
+    (eval/dev_weak, dev_parent, dev_abstain, dev_followup: 489 questions in all), never on eval/test.
     """
 
     coverage: float = 0.15

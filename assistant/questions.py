@@ -13,13 +13,13 @@ _PRONOUN = re.compile(r"^(?:那么?|还有|另外)?(它们|它|其|这个|那个
 _FOLLOW_MARKER = re.compile(r"^(?:那么|那|还有|另外)(?![个些样])")
 _NO_SUBJECT = re.compile(r"^(?:是|有|要|能|会|在|还|都|一共|具体|主要|第几|几|多少)")
 _ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|那如果是)?(.{1,12}?)(?:呢|怎么样|如何)[？?。!！]*$")
-_ASKING = re.compile(r"(什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
+_ASKING = re.compile(r"(是?第几|什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
 # What a question asks about a topic; 那X呢 swaps the topic and keeps these.
 _ASKED_ATTRIBUTES = frozenset("目标 要求 措施 安排 政策 规定 内容 任务 工作 方面 举措 标准 时间 变化 计划 规划 办法 意见 情况 作用 目的".split())
 # Words that say what is asked (依据, 材料), not what about: they leave the topic to the last turn.
-GENERIC = _ASKED_ATTRIBUTES | frozenset("依据 根据 按照 材料 证明 手续 名额 时间 地点 文件 通知 规定 具体 什么样 孩子 学生 老师 家长 学校".split())
-_TOPIC_POS = frozenset("nvjl")  # nouns, verbal nouns and set phrases name topics; adverbs (根本) do not
-SPECIFIC_UNITS = 5  # a term in at most this many units names a topic
+GENERIC = _ASKED_ATTRIBUTES | frozenset("依据 根据 按照 材料 证明 手续 名额 交钱 收钱 时间 地点 文件 通知 规定 具体 什么样 孩子 学生 老师 家长 学校".split())
+_TOPIC_POS = frozenset("njls")  # nouns, set phrases and place words (高中) name topics; verbs (参加) and adverbs (根本) do not
+SPECIFIC_UNITS = 3  # a term in at most this many units names a topic (tuned on the dev follow-ups: 3 and 2 tie, 5 is worse)
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
 

@@ -319,7 +319,7 @@ def main():
                      f'{dr["question"]} | {tr["question"]}')
 
     # The further notice sets: same schema and key checks; tuning sets must not paraphrase test.
-    extra = {'dev_extra': 'x', 'dev_weak': 'w', 'dev_parent': 'p', 'dev_abstain': 'a', 'holdout': 'h', 'holdout2': 'y', 'holdout3': 'z'}
+    extra = {'dev_extra': 'x', 'dev_weak': 'w', 'dev_parent': 'p', 'dev_abstain': 'a', 'dev_followup': 'f', 'holdout': 'h', 'holdout2': 'y', 'holdout3': 'z'}
     for split, prefix in extra.items():
         path = EVAL_DIR / f'{split}.jsonl'
         if not path.exists():

@@ -27,6 +27,8 @@ def qa() -> PolicyQA:
         ("今年民辦學校招生報名人數超過計劃怎麼辦？", "今年民办学校招生报名人数超过计划怎么办?"),
         ("请问２０２０年计划建几所小学？", "2020年计划建几所小学?"),
         ("你好，请问　孩子近视怎么办", "孩子近视怎么办"),
+        ("那个，我想问孩子近视怎么办", "孩子近视怎么办"),  # 那个 as a hesitation …
+        ("那个培训项目叫什么", "那个培训项目叫什么"),  # … and as "that": a follow-up's pronoun
         ("请问", "请问"),  # nothing but filler: keep it rather than send an empty query
     ],
 )
@@ -60,6 +62,8 @@ def test_validate_history():
         ("依据的是哪个规定？", ["校园欺凌的问题，文件里有说法吗？"], "校园欺凌的问题,文件里有说法,依据的是哪个规定?"),
         # The noun the last turn asked about (比赛) stays in the topic; 什么 goes.
         ("在什么时候举办？", ["学校劳动教育方面有什么比赛？"], "学校劳动教育方面比赛在什么时候举办?"),
+        ("具体在哪儿办？", ["社区教育展示周今年是第几届？"], "社区教育展示周2020年具体在哪儿办?"),
+        ("孩子能参加吗？要交钱吗？", ["“阳光素拓公益班”是干什么的？"], "“阳光素拓公益班”是干什么的,孩子能参加吗?要交钱吗?"),
         # 那 opens it, but 招生/录取 name a topic of their own: the question stands alone.
         ("那高中招生录取怎么搞？", ["普通高中课程改革的重点是什么？"], "那高中招生录取怎么搞?"),
     ],
@@ -107,7 +111,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("就怕哪天跑路了，区里管不管？", ()),  # 哪天 as "some day"
         ("我当班主任好几年了，有比赛吗？", ()),  # 好几年 is no question
         ("班里有几个大个子欺负他。区里有没有规定？", ()),  # the number is in the story, not the question
-        ("现在算是第几个周期？", (Asked(N, "周期", ordinal=True, current=True),)),
+        ("现在算是第几个周期？", (Asked(N, "周期", ordinal=True),)),  # an ordinal has no present value
         ("每个孩子一年能拿到多少补助？", (Asked(AnswerType.MONEY), Asked(N))),
         ("“五个一”活动到底是哪五个？", (Asked(AnswerType.ITEMS, count=5),)),
         ("“以案三促”具体是啥意思？", (Asked(AnswerType.ITEMS),)),
