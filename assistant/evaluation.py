@@ -141,6 +141,15 @@ def by_type(outcomes: Sequence[Outcome], default_doc: str) -> dict[str, dict[str
     return {t: metrics(g, default_doc) for t, g in sorted(groups.items())}
 
 
+def by_type_and_mode(outcomes: Sequence[Outcome], default_doc: str) -> dict[str, dict[str, float]]:
+    """hit@1 per question type for every retrieval mode run: did the (rewritten) question find its point at all?"""
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        groups[o.q.type].append(o)
+    modes = [m for m in MODES if m in outcomes[0].ranked] if outcomes else []
+    return {t: {m: metrics(g, default_doc, m)["hit@1"] for m in modes} for t, g in sorted(groups.items()) if any(o.q.answerable for o in g)}
+
+
 def _fmt(v: float) -> str:
     if isinstance(v, int):
         return str(v)
@@ -160,6 +169,8 @@ def report(outcomes: Sequence[Outcome], default_doc: str, out_dir: Path | None, 
     types = by_type(outcomes, default_doc)
     md = [f"# {title}\n", "## Retrieval modes\n", table(modes, ("n", "hit@1", "hit@3", "mrr")), "\n## Final pipeline\n", table({"final": modes["final"]}, FINAL_COLS)]
     md += ["\n## Per question type (final pipeline)\n", table(types, ("n", "hit@1", "hit@3", "key_coverage", "abstain_recall", "false_abstain"))]
+    type_modes = by_type_and_mode(outcomes, default_doc)
+    md += ["\n## hit@1 per question type and retrieval mode\n", table(type_modes, [m for m in MODES if m in modes])]
     misses = [o for o in outcomes if (o.q.answerable and (o.abstained or not o.ranked["final"] or o.ranked["final"][0] not in _gold(o.q, default_doc))) or (not o.q.answerable and not o.abstained)]
     if misses:
         md.append("\n## Misses\n")
@@ -170,7 +181,7 @@ def report(outcomes: Sequence[Outcome], default_doc: str, out_dir: Path | None, 
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "report.md").write_text(text, encoding="utf-8")
-        (out_dir / "metrics.json").write_text(json.dumps({"modes": modes, "types": types}, ensure_ascii=False, indent=2), encoding="utf-8")
+        (out_dir / "metrics.json").write_text(json.dumps({"modes": modes, "types": types, "type_modes": type_modes}, ensure_ascii=False, indent=2), encoding="utf-8")
         _charts(modes, types, [o.latency_ms for o in outcomes], out_dir)
     return modes, text
 
