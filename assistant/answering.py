@@ -14,7 +14,7 @@ import numpy as np
 from .chunking import Level
 from .index import Index
 from .parsing import Document, DocKind, Unit, UnitKind
-from .retrieval import Hit, Retrieval, years_in
+from .retrieval import Hit, Retrieval, asking_sentences, years_in
 
 
 class AnswerType(str, Enum):
@@ -150,20 +150,6 @@ def _refine_number(question: str) -> Asked:
 
 # 就怕哪天跑路了 / 万一哪天出事: 哪天 as "some day", not a question.
 _INDEFINITE = re.compile(r"(?<=[怕万如要总说])(?:一|果|是|有|不定)?哪(?:天|一天|里|儿)")
-
-
-def asking_sentences(question: str) -> str:
-    """The sentences that ask: 班里有几个大个子欺负他。区里有没有规定？ asks for no number."""
-    sentences = [c for c in re.split(r"(?<=[。；;?？!！])", question) if c.strip()]
-    asking = [c for c in sentences if c.rstrip().endswith(("?", "？"))]
-    return "".join(asking) if asking else (sentences[-1] if sentences else question)
-
-
-def asking_part(question: str) -> str:
-    """The clauses that ask: those ending in ?, else the last one (孩子明年升小学，幼儿园会不会衔接？)."""
-    clauses = [c for c in re.split(r"(?<=[，,。；;?？!！])", question) if c.strip()]
-    asking = [c for c in clauses if c.rstrip().endswith(("?", "？"))]
-    return "".join(asking) if asking else (clauses[-1] if clauses else question)
 
 
 def asked_facts(question: str) -> tuple[Asked, ...]:

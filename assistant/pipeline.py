@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
-from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts, asking_sentences
+from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts
 from .index import Index, load_or_build
 from .parsing import DocKind
 from .questions import GENERIC, Rewriter, asked_years, conjunct_questions, sub_questions
-from .retrieval import Mode, RetrievalConfig, Retriever, normalize_query
+from .retrieval import Mode, RetrievalConfig, Retriever, asking_sentences, normalize_query
 
 logger = logging.getLogger(__name__)
 

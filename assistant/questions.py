@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from .answering import asking_part
 from .keywords import COLLOQUIAL
-from .retrieval import normalize_query, years_in
+from .retrieval import asking_part, normalize_query, years_in
 
 _PRONOUN = re.compile(r"^(?:那么?|还有|另外)?(它们|它|其|这个|那个|这项|这些|那些|该项|该|这(?=是|个|次|届|项)|那(?=是))")
 _FOLLOW_MARKER = re.compile(r"^(?:那么|那|还有|另外)(?![个些样])")
@@ -154,5 +153,5 @@ def sub_questions(question: str) -> list[str]:
 
 
 def asked_years(question: str) -> set[int]:
-    """Years the question asks about (see answering.asking_part)."""
+    """Years the question asks about (see retrieval.asking_part)."""
     return years_in(asking_part(question))

@@ -190,6 +190,15 @@ def test_years_asked_about_are_those_of_the_asking_clause():
     assert asked_years("孩子2021年小升初，2021年还摇号吗？") == {2021}
 
 
+def test_a_story_then_a_question_ranks_by_both(qa: PolicyQA):
+    story = "我家孩子上高二，学习压力大，前阵子情绪特别低落。学校有心理危机干预机制吗？"
+    r = qa.retriever.search(story)
+    alone = qa.retriever.search("学校有心理危机干预机制吗？")
+    # Evidence takes the closer of the two embeddings, so the story cannot lower the best match.
+    assert r.dense.max() >= alone.dense.max() - 1e-6
+    assert r.hits[0].point == alone.hits[0].point == 5
+
+
 def test_a_short_form_finds_the_texts_whole_term(qa: PolicyQA):
     assert "研学实践教育活动" in qa.retriever.search("学校组织研学是玩还是学？").tokens
 
