@@ -13,7 +13,7 @@ import numpy as np
 
 from .chunking import Level
 from .index import Index
-from .parsing import Document, DocKind, Unit, UnitKind
+from .parsing import Document, DocKind, Unit, UnitKind, chinese_to_int
 from .retrieval import Hit, Retrieval, asking_sentences, years_in
 
 
@@ -132,8 +132,6 @@ def _refine(kind: AnswerType, question: str) -> Asked:
 
 
 def _to_int(numeral: str) -> int:
-    from .parsing import chinese_to_int
-
     return int(numeral) if numeral.isdigit() else chinese_to_int(numeral.replace("两", "二"))
 
 

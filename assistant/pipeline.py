@@ -151,15 +151,16 @@ class PolicyQA:
             selections = self.builder.merge(picks + selections)
         # Further points join when they score nearly as well (the question spans them);
         # a question asking for a list (哪些方面, 都有哪些举措) lets them in more easily.
-        ratio = self.thresholds.list_ratio if _LIST_QUESTION.search(retrieval.query) else self.thresholds.extra_ratio
+        listing = bool(_LIST_QUESTION.search(retrieval.query))
+        ratio = self.thresholds.list_ratio if listing else self.thresholds.extra_ratio
         for h in hits[1 : 1 + self.thresholds.max_extra]:
             if len(selections) > self.thresholds.max_extra or any(s.hit.unit_key == h.unit_key for s in selections):
                 continue
             if h.score > 0 and h.score >= ratio * hits[0].score and not h.unit_key.endswith(("#header", "#preamble")):
                 selections.append(self.builder.select(retrieval, h, facts, max_sentences=2))
-        if _LIST_QUESTION.search(retrieval.query):
+        if listing:
             selections += self._anchored(retrieval, selections, facts)
-        if _LIST_QUESTION.search(retrieval.query) or _CONJOINED.search(retrieval.query):
+        if listing or _CONJOINED.search(retrieval.query):
             selections += self._completed(retrieval, selections, facts)
         return selections
 

@@ -22,6 +22,11 @@ SPECIFIC_UNITS = 3  # a term in at most this many units names a topic (tuned on 
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
 
+def _is_content(word: str, flag: str) -> bool:
+    """A word that belongs to a phrase: single-character verbs (有, 是, 要) split phrases, nouns never do."""
+    return flag[:1] in _CONTENT_POS and (len(word) > 1 or flag.startswith("n"))
+
+
 class Rewriter:
     """Turns a follow-up such as 那幼儿园呢？ into a standalone question using the last turn.
 
@@ -54,7 +59,7 @@ class Rewriter:
     def _noun_phrases(self, text: str) -> list[str]:
         phrases, current, has_noun = [], "", False
         for w in [*self._pos.cut(text), None]:
-            if w is not None and w.flag[:1] in _CONTENT_POS and (len(w.word) > 1 or w.flag.startswith("n")):
+            if w is not None and _is_content(w.word, w.flag):
                 current += w.word
                 has_noun = has_noun or w.flag.startswith("n") or w.flag in ("vn", "j", "l")  # 近视防控 is v + vn
                 continue
@@ -117,7 +122,7 @@ def conjunct_questions(
     groups: list[tuple[str, bool]] = []
     first_word: list[str] = []
     for word, flag in words:
-        content = flag[:1] in _CONTENT_POS and (len(word) > 1 or flag.startswith("n"))
+        content = _is_content(word, flag)
         if content and groups and groups[-1][1]:
             groups[-1] = (groups[-1][0] + word, True)
         else:

@@ -147,8 +147,8 @@ class Retriever:
         # Words every title shares (东丽区 when the notice is alone) are implicit in every unit
         # but written in only some: they would pull those units and make off-topic questions look covered.
         tok = index.keywords.tokenizer
-        self._title_tokens = set.intersection(*(set(tok(d.title)) for d in index.documents)) if index.documents else set()
-        self._title_tokens = {t for t in self._title_tokens if not t.isdigit() and t != "年"}
+        shared = set.intersection(*(set(tok(d.title)) for d in index.documents)) if index.documents else set()
+        self._title_tokens = {t for t in shared if not t.isdigit() and t != "年"}
         # A year plan's own year (今年 → 2020年) is implicit in every point, yet written in only
         # a few, the preamble among them: it must not rank them. Quotes may still show it.
         self._implicit_years = {str(d.year) for d in index.documents if d.year and d.kind is DocKind.NOTICE}
