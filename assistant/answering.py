@@ -175,6 +175,7 @@ class Citation:
     path: str
     quote: str
     score: float
+    section: str = ""  # the unit's human label: "20、", "第十二条", "三、（二）2."
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class Answer:
             "answer": self.answer,
             "abstained": self.abstained,
             "citations": [
-                {"doc_id": c.doc_id, "doc_title": c.doc_title, "point": c.point, "point_title": c.point_title, "path": c.path, "quote": c.quote, "score": round(c.score, 4)}
+                {"doc_id": c.doc_id, "doc_title": c.doc_title, "point": c.point, "point_title": c.point_title, "section": c.section, "path": c.path, "quote": c.quote, "score": round(c.score, 4)}
                 for c in self.citations
             ],
             "latency_ms": round(self.latency_ms, 1),
@@ -315,7 +316,7 @@ class AnswerBuilder:
 
     def citation(self, sel: Selection) -> Citation:
         doc, unit = self.index.units[sel.hit.unit_key]
-        return Citation(doc.doc_id, doc.title, unit.number, unit.title, _path(self.index, sel.hit.unit_key), sel.quote, sel.hit.score)
+        return Citation(doc.doc_id, doc.title, unit.number, unit.title, _path(self.index, sel.hit.unit_key), sel.quote, sel.hit.score, unit.section)
 
     def render(self, selections: list[Selection]) -> str:
         parts = []
@@ -328,7 +329,8 @@ class AnswerBuilder:
         docs = self.index.documents
         titles = f"《{docs[0].title}》" if len(docs) == 1 else f"所收录的{len(docs)}份政策文件"
         related = tuple(
-            Citation(h.doc_id, *_unit_names(self.index, h.unit_key), _path(self.index, h.unit_key), "", h.score) for h in retrieval.hits[:3]
+            Citation(h.doc_id, *_unit_names(self.index, h.unit_key), _path(self.index, h.unit_key), "", h.score, self.index.units[h.unit_key][1].section)
+            for h in retrieval.hits[:3]
         )
         lines = [note or f"抱歉，{titles}中没有找到能回答这个问题的内容，建议向主管部门或学校咨询具体安排。"]
         if related:

@@ -31,12 +31,12 @@ import numpy as np
 from . import __version__
 from .chunking import Chunk, Level, chunk_corpus, unit_key
 from .keywords import KeywordIndex, harvest_terms
-from .parsing import Document, DocKind, Unit, UnitKind, corpus_files, parse_corpus
+from .parsing import Document, Unit, corpus_files, parse_corpus
 
 logger = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout or the parsing/chunking rules change.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class IndexLoadError(RuntimeError):
@@ -131,7 +131,7 @@ class Index:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            (tmp / "documents.json").write_text(json.dumps([_doc_to_json(d) for d in self.documents], ensure_ascii=False), encoding="utf-8")
+            (tmp / "documents.json").write_text(json.dumps([d.to_json() for d in self.documents], ensure_ascii=False), encoding="utf-8")
             with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
                 for c in self.chunks:
                     fh.write(json.dumps(dataclasses.asdict(c) | {"level": c.level.value}, ensure_ascii=False) + "\n")
@@ -176,7 +176,7 @@ class Index:
                 f"index at {directory} is inconsistent: manifest says {manifest.chunk_count} chunks of dimension {manifest.dimension}, "
                 f"files hold {len(chunks)} chunks and {index.ntotal} vectors of dimension {index.d}; rebuild with `policyqa index build`"
             )
-        docs = [_doc_from_json(d) for d in json.loads((directory / "documents.json").read_text(encoding="utf-8"))]
+        docs = [Document.from_json(d) for d in json.loads((directory / "documents.json").read_text(encoding="utf-8"))]
         return cls(manifest, docs, chunks, vectors, KeywordIndex.load(directory / "keywords"))
 
 
@@ -191,19 +191,6 @@ def load_or_build(paths: Sequence[Path], directory: Path, embedder: Any, *, prog
     index = Index.build(paths, embedder, progress=progress)
     index.save(directory)
     return index
-
-
-def _doc_to_json(d: Document) -> dict[str, Any]:
-    out = dataclasses.asdict(d)
-    out["kind"] = d.kind.value
-    out["units"] = [dataclasses.asdict(u) | {"kind": u.kind.value, "sentences": list(u.sentences)} for u in d.units]
-    out["parts"] = list(d.parts)
-    return out
-
-
-def _doc_from_json(raw: dict[str, Any]) -> Document:
-    units = tuple(Unit(**u | {"kind": UnitKind(u["kind"]), "sentences": tuple(u["sentences"])}) for u in raw["units"])
-    return Document(**raw | {"kind": DocKind(raw["kind"]), "units": units, "parts": tuple(raw["parts"])})
 
 
 def _chunk_from_json(raw: dict[str, Any]) -> Chunk:

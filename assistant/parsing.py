@@ -10,11 +10,12 @@ Two layouts are understood:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-
+from typing import Any
 
 
 class DocKind(str, Enum):
@@ -40,6 +41,7 @@ class Unit:
     part: str  # enclosing part or chapter heading, "" when none
     text: str  # the unit's text without its number label, paragraphs joined by "\n"
     sentences: tuple[str, ...]
+    section: str = ""  # the human label a citation shows: "20、", "第十二条", "三、（二）2.", "总体要求"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,19 @@ class Document:
     @property
     def numbered(self) -> tuple[Unit, ...]:
         return tuple(u for u in self.units if u.number is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; :meth:`from_json` reads it back into an equal Document."""
+        out = dataclasses.asdict(self)
+        out["kind"] = self.kind.value
+        out["units"] = [dataclasses.asdict(u) | {"kind": u.kind.value, "sentences": list(u.sentences)} for u in self.units]
+        out["parts"] = list(self.parts)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Document:
+        units = tuple(Unit(**u | {"kind": UnitKind(u["kind"]), "sentences": tuple(u["sentences"])}) for u in raw["units"])
+        return cls(**raw | {"kind": DocKind(raw["kind"]), "units": units, "parts": tuple(raw["parts"])})
 
 
 class ParseError(ValueError):
@@ -219,10 +234,10 @@ def _parse_notice(lines: list[str], meta: dict[str, str], doc_id: str, source: s
     units: list[Unit] = []
     if header_lines:
         htext = "\n".join(header_lines)
-        units.append(Unit(UnitKind.HEADER, None, "", "通知", "", htext, split_sentences(htext)))
+        units.append(Unit(UnitKind.HEADER, None, "", "通知", "", htext, split_sentences(htext), "印发通知"))
     if preamble_lines:
         ptext = "\n".join(preamble_lines)
-        units.append(Unit(UnitKind.PREAMBLE, None, "", "总体要求", "", ptext, split_sentences(ptext)))
+        units.append(Unit(UnitKind.PREAMBLE, None, "", "总体要求", "", ptext, split_sentences(ptext), "总体要求"))
 
     parts: list[str] = []
     part = ""
@@ -232,7 +247,7 @@ def _parse_notice(lines: list[str], meta: dict[str, str], doc_id: str, source: s
     def flush() -> None:
         if current is not None:
             ptext = "\n".join(current)
-            units.append(Unit(UnitKind.POINT, number, f"{number}、", _point_title(ptext), part, ptext, split_sentences(ptext)))
+            units.append(Unit(UnitKind.POINT, number, f"{number}、", _point_title(ptext), part, ptext, split_sentences(ptext), f"{number}、"))
 
     for line in lines[body_start:]:
         if not line:
@@ -264,7 +279,7 @@ def _parse_law(lines: list[str], meta: dict[str, str], doc_id: str, source: str)
     def flush() -> None:
         if current is not None:
             text = "\n".join(current)
-            units.append(Unit(UnitKind.ARTICLE, number, label, label, chapter, text, split_sentences(text)))
+            units.append(Unit(UnitKind.ARTICLE, number, label, label, chapter, text, split_sentences(text), label))
 
     for line in lines:
         if not line:
@@ -289,7 +304,7 @@ def _parse_law(lines: list[str], meta: dict[str, str], doc_id: str, source: str)
     title = meta.get("title") or (header[0] if header else doc_id)
     if header:
         htext = "\n".join(header)
-        units.insert(0, Unit(UnitKind.HEADER, None, "", "标题", "", htext, split_sentences(htext)))
+        units.insert(0, Unit(UnitKind.HEADER, None, "", "标题", "", htext, split_sentences(htext), "标题"))
     year = _year_of(meta.get("date", ""), title)
     return Document(doc_id, DocKind.LAW, title, meta.get("issuer", ""), year, tuple(units), tuple(parts), "", meta, source)
 

@@ -50,11 +50,12 @@ def test_ask_json_contract_field_by_field(env, capsys):
     assert "（出自《天津市东丽区2020年教育工作要点》第20条「深化教育综合改革」）" in obj["answer"]
     assert isinstance(obj["latency_ms"], float) and obj["latency_ms"] >= 0
     top = obj["citations"][0]
-    assert set(top) == {"doc_id", "doc_title", "point", "point_title", "path", "quote", "score"}
+    assert set(top) == {"doc_id", "doc_title", "point", "point_title", "section", "path", "quote", "score"}
     assert top["doc_id"] == "dongli-2020-education-work-points"
     assert top["doc_title"] == "天津市东丽区2020年教育工作要点"
     assert top["point"] == 20 and isinstance(top["point"], int)
     assert top["point_title"] == "深化教育综合改革"
+    assert top["section"] == "20、"
     assert top["path"].endswith("› 20、深化教育综合改革")
     assert "电脑摇号随机录取" in top["quote"] and top["quote"] in NOTICE.read_text(encoding="utf-8")
     assert isinstance(top["score"], float)

@@ -174,7 +174,7 @@ def test_json_contract_keys(qa: PolicyQA):
     assert list(out) == ["id", "question", "rewritten_question", "answer", "abstained", "citations", "latency_ms"]
     assert out["id"] == "q1" and isinstance(out["latency_ms"], float)
     for c in out["citations"]:
-        assert list(c) == ["doc_id", "doc_title", "point", "point_title", "path", "quote", "score"]
+        assert list(c) == ["doc_id", "doc_title", "point", "point_title", "section", "path", "quote", "score"]
 
 
 def test_modes_rank_units(qa: PolicyQA):
