@@ -10,7 +10,11 @@ of only emoji or punctuation) is refused rather than guessed at.
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from . import config
 
@@ -99,3 +103,64 @@ def _history(history: object) -> tuple[str, ...]:
 def validate_question(question: object, history: object = ()) -> tuple[str, tuple[str, ...]]:
     """The question and history as clean text, or :class:`InvalidQuestionError`; never any other exception."""
     return _question(question), _history(history)
+
+
+# -- batch input: JSON Lines read as bytes, one bad line costs that line only -----------------------
+#: Longest batch line accepted; a longer one becomes an error for that line (and is not held in memory).
+MAX_LINE_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+BatchId = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """One line of a batch file: the question to ask, or why it cannot be asked."""
+
+    number: int
+    id: BatchId  # the line's "id" if it is a string or number, else "line-<number>"
+    question: object = None
+    history: object = None
+    error: str = ""
+
+
+def read_lines(fh: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+    """Numbered raw lines of ``fh``; ``None`` for a line over ``limit`` bytes, which is skipped without being kept."""
+    number = 0
+    while raw := fh.readline(limit + 1):
+        number += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while (rest := fh.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+            yield number, None
+        else:
+            yield number, raw
+
+
+def parse_batch_line(number: int, raw: bytes | None) -> BatchLine | None:
+    """The line as a question, or a BatchLine whose ``error`` says (in Chinese and English) what is wrong; None for a blank line."""
+    here = (f"第 {number} 行", f"line {number}")
+    if raw is None:
+        return BatchLine(number, f"line-{number}", error=f"{here[0]}超过 {MAX_LINE_BYTES // (1 << 20)} MB / {here[1]} is over {MAX_LINE_BYTES} bytes")
+    raw = raw.removeprefix(_BOM)  # a byte-order mark from an editor must not cost the first question
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex()
+        return BatchLine(number, f"line-{number}", error=f"{here[0]}不是 UTF-8 文本 / {here[1]} is not valid UTF-8 (byte 0x{bad} at offset {exc.start}): save the file as UTF-8")
+    try:
+        rec = json.loads(text)
+    except RecursionError:
+        return BatchLine(number, f"line-{number}", error=f"{here[0]}嵌套过深 / {here[1]} is nested too deeply to read")
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4,300 digits
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        return BatchLine(number, f"line-{number}", error=f"{here[0]}不是合法 JSON / {here[1]} is not valid JSON: {msg}")
+    if not isinstance(rec, dict):
+        return BatchLine(number, f"line-{number}", error="每行必须是 JSON 对象 / each line must be a JSON object")
+    rec_id = rec.get("id", f"line-{number}")
+    if not isinstance(rec_id, (str, int, float, bool)) and rec_id is not None:
+        rec_id = f"line-{number}"  # an id must be echoed back as it came: nested values are not
+    if "question" not in rec:
+        return BatchLine(number, rec_id, error="缺少 question 字段 / missing 'question' field")
+    return BatchLine(number, rec_id, rec["question"], rec.get("history"))

@@ -1,0 +1,96 @@
+"""kill -9 at random moments: the index is always the old complete one or the new complete one."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.index import Index, corpus_hash
+
+from .conftest import NOTICE, ROOT
+from .test_index import _legacy_folder
+
+KILLS = 8
+
+# Builds three corpus variants once, then saves them in turn for ever, saying after each save
+# which variant is now in place; the test kills it without warning.
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    from tests.conftest import HashEmbedder
+    from assistant.index import Index
+    target, first, *variants = sys.argv[1:]
+    indexes = [Index.build([Path(v)], HashEmbedder()) for v in variants]
+    print("ready", flush=True)
+    n = int(first)
+    while True:
+        indexes[n % len(indexes)].save(Path(target))
+        print(f"saved {{n % len(indexes)}}", flush=True)
+        n += 1
+    """
+)
+
+
+@pytest.fixture
+def variants(tmp_path: Path) -> list[Path]:
+    out = []
+    for n in range(3):
+        d = tmp_path / f"corpus{n}"
+        d.mkdir()
+        (d / NOTICE.name).write_text(NOTICE.read_text(encoding="utf-8") + f"\n31、第{n}版新增。内容{n}。\n", encoding="utf-8")
+        out.append(d)
+    return out
+
+
+def _run_and_kill(script: Path, target: Path, first: int, variants: list[Path], delay: float) -> list[int]:
+    """Start the writer, kill -9 it ``delay`` seconds after it is ready; the variants it reported saved, in order."""
+    proc = subprocess.Popen([sys.executable, str(script), str(target), str(first), *map(str, variants)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    return [int(line.split()[1]) for line in proc.stdout.read().splitlines() if line.startswith("saved")]
+
+
+def test_kill_9_during_index_saves_leaves_a_complete_index(variants: list[Path], tmp_path: Path):
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    hashes = [corpus_hash([v]) for v in variants]
+    target = tmp_path / "index" / "current"
+    _legacy_folder(variants[0], target)  # the first run also migrates an old plain folder
+    state, nxt = 0, 1
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER.format(root=str(ROOT)), encoding="utf-8")
+    outcomes = []
+    for run in range(KILLS):
+        saved = _run_and_kill(script, target, nxt, variants, rng.uniform(0.0, 0.4))
+        after = saved[-1] if saved else state
+        following = (saved[-1] + 1) % 3 if saved else nxt  # the save that was under way when the kill came
+        loaded = Index.load(target)  # verifies every file's size and sha256
+        got = hashes.index(loaded.manifest.corpus_hash)
+        assert got in (after, following), f"run {run} (seed {seed}): index holds variant {got}, expected {after} or {following}"
+        outcomes.append((len(saved), "new" if got == following and got != after else "old"))
+        state, nxt = got, (got + 1) % 3
+    # The leftovers of killed writers go with the next save.
+    Index.build([variants[nxt]], _hash()).save(target)
+    leftovers = [p.name for p in (*target.parent.iterdir(), *(target.parent / "builds").iterdir()) if p.name.startswith(".")]
+    assert not leftovers, f"seed {seed}: {leftovers}"
+    assert sum(n for n, _ in outcomes) > 0, f"seed {seed}: no save completed in any run: {outcomes}"
+    print(f"seed {seed}: saves completed and state found per run: {outcomes}")
+
+
+def _hash():
+    from .conftest import HashEmbedder
+
+    return HashEmbedder()
