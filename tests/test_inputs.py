@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from assistant import config
 from assistant.index import Index
-from assistant.inputs import InvalidQuestionError, clean_text, validate_question
+from assistant.inputs import InvalidQuestionError, clean_text, parse_batch_line, read_lines, validate_question
 from assistant.pipeline import PolicyQA, Thresholds
 
 from .conftest import NOTICE, HashEmbedder
@@ -124,3 +124,28 @@ def test_fuzzed_questions_through_the_pipeline(qa: PolicyQA, question: str, hist
     except InvalidQuestionError:
         return
     assert answer.answer and answer.to_json()["question"].encode("utf-8")
+
+
+# -- batch lines: arbitrary bytes never raise ------------------------------------------------------
+_JSONISH = st.sampled_from([b"{", b"}", b"[", b"]", b'"', b"\\", b"\\ud800", b'"question"', b'"id"', b":", b",", b"\xff", b"\xef\xbb\xbf", b"\n", b"1" * 50])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=64), st.lists(st.one_of(_JSONISH, st.binary(max_size=4)), max_size=20).map(b"".join)))
+def test_fuzzed_batch_lines_parse_or_name_their_error(raw: bytes):
+    line = parse_batch_line(7, raw)
+    if line is None:
+        assert not raw.removeprefix(b"\xef\xbb\xbf").strip()
+        return
+    assert line.number == 7 and (line.error or line.question is not None or "question" in raw.decode("utf-8", "replace"))
+    if line.error:
+        assert " / " in line.error
+    assert line.id is None or isinstance(line.id, (str, int, float, bool))
+
+
+def test_read_lines_skips_an_over_long_line_without_keeping_it():
+    import io
+
+    data = b"a\n" + b"x" * 50 + b"\n" + b"b" + b"y" * 9 + b"\nlast"
+    assert list(read_lines(io.BytesIO(data), limit=10)) == [(1, b"a\n"), (2, None), (3, b"byyyyyyyyy\n"), (4, b"last")]
+    assert parse_batch_line(2, None).error.endswith("is over 1048576 bytes")
