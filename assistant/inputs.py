@@ -90,11 +90,12 @@ def _history(history: object) -> tuple[str, ...]:
     for i, h in enumerate(history):
         if not isinstance(h, str):
             raise InvalidQuestionError(f"history 必须是字符串列表 / history must be a list of strings; history[{i}] is {type(h).__name__}")
+        too_long = f"对话历史第 {i + 1} 条过长 / history entry {i} is over {config.MAX_QUESTION_CHARS} characters: shorten it"
         if len(h) > config.MAX_QUESTION_CHARS * 4:
-            raise InvalidQuestionError(f"历史中的问题过长 / history[{i}] is over {config.MAX_QUESTION_CHARS} characters")
-        turn = clean_text(h, (f"对话历史第 {i + 1} 条", f"history[{i}]"))
+            raise InvalidQuestionError(too_long)
+        turn = clean_text(h, (f"对话历史第 {i + 1} 条", f"history entry {i}"))
         if len(turn) > config.MAX_QUESTION_CHARS:
-            raise InvalidQuestionError(f"历史中的问题过长 / history[{i}] is over {config.MAX_QUESTION_CHARS} characters")
+            raise InvalidQuestionError(too_long)
         if _has_words(turn):  # an empty or emoji-only earlier turn says nothing to rewrite from
             turns.append(turn)
     return tuple(turns)
