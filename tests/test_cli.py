@@ -281,3 +281,10 @@ def test_serve_passes_workers(monkeypatch):
     assert calls[0]["workers"] == 3 and calls[0]["port"] == 8123 and calls[0]["host"] == "127.0.0.1"
     with pytest.raises(SystemExit):
         cli.main(["serve", "--workers", "0"])
+
+
+def test_index_build_fails_only_when_nothing_could_be_indexed(hash_model: Path, monkeypatch, capsys):
+    monkeypatch.setattr("assistant.index.parse_corpus", lambda paths: [])  # every file skipped as unreadable
+    assert cli.main(["index", "build"]) == cli.EXIT_SETUP
+    assert "nothing to index" in capsys.readouterr().err
+    assert not hash_model.exists()
