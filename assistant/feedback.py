@@ -512,23 +512,23 @@ class FeedbackStore:
 
     # -- export -----------------------------------------------------------------------------------
     def export_rows(self, page: int = 500) -> Iterator[tuple[str, ...]]:
-        """The header, then every interaction as text cells, formulas neutralised; read page by page, nothing written to disk."""
+        """The header, then every interaction as text cells, formulas neutralised, read page by page; nothing is written to disk.
+
+        The first page is read now, so an unavailable store raises FeedbackUnavailable here, before a response starts.
+        """
+        first = self._run(partial(_page, after=0, size=page))
+        return self._rows(first, page)
+
+    def _rows(self, rows: list[dict[str, Any]], page: int) -> Iterator[tuple[str, ...]]:
         yield CSV_COLUMNS
-        last = 0
-        while rows := self._run(partial(_page, after=last, size=page)):
+        while rows:
             for r in rows:
                 yield _csv_row(r)
-            last = int(rows[-1]["id"])
+            rows = self._run(partial(_page, after=int(rows[-1]["id"]), size=page))
 
     def csv_chunks(self) -> Iterator[str]:
         """The export as CSV text, one line per chunk, starting with a BOM (Excel reads Chinese CSV right only with one)."""
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        for i, row in enumerate(self.export_rows()):
-            writer.writerow(row)
-            yield ("\ufeff" if i == 0 else "") + buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+        return _csv_text(self.export_rows())
 
     def export_csv(self, path: Path) -> Path:
         """Write the export to ``path`` (owner-only); a web response should stream :meth:`csv_chunks` instead."""
@@ -538,6 +538,16 @@ class FeedbackStore:
         with open(fd, "w", encoding="utf-8", newline="") as fh:
             fh.writelines(self.csv_chunks())
         return path
+
+
+def _csv_text(rows: Iterator[tuple[str, ...]]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for i, row in enumerate(rows):
+        writer.writerow(row)
+        yield ("\ufeff" if i == 0 else "") + buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
 
 
 def _page(backend: Backend, *, after: int, size: int) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ still read, and replaced by the symlink layout on the next save.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import logging
@@ -448,7 +449,12 @@ def _place(tmp: Path, final: Path, manifest: Manifest) -> None:
         except IndexLoadError:
             pass
         os.rename(final, final.parent / f".{final.name}-trash-{os.getpid()}-{secrets.token_hex(4)}")
-    os.rename(tmp, final)
+    try:
+        os.rename(tmp, final)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not final.is_dir():
+            raise
+        shutil.rmtree(tmp)  # another writer placed a folder of this name a moment ago: the same content
     _fsync(final.parent)
 
 
@@ -509,7 +515,7 @@ def _clean_builds(directory: Path, keep: set[Path | None]) -> None:
     name = re.escape(directory.name)
     complete = re.compile(name + r"-[0-9a-f]{16}")
     leftover = re.compile(r"\." + name + r"-(?:[0-9a-f]{16}-)?(tmp|legacy|trash|link)-(\d+)-[0-9a-f]+")
-    kept = {p.resolve() for p in keep if p is not None}
+    kept = {p.resolve() for p in (*keep, _target(directory)) if p is not None}  # and whatever another writer linked meanwhile
     done = sorted((p for p in builds.iterdir() if complete.fullmatch(p.name) and p.resolve() not in kept), key=lambda p: p.stat().st_mtime_ns)
     stale = done[: max(0, len(done) - max(0, KEEP_BUILDS - len(kept)))]
     for folder in (*builds.iterdir(), *directory.parent.iterdir()):

@@ -234,6 +234,8 @@ def _assert_unavailable(store: FeedbackStore, problem: Problem) -> None:
     assert zh in str(info.value) and en in str(info.value) and " / " in str(info.value)
     with pytest.raises(FeedbackUnavailable):
         store.set_feedback(1, Vote.UP)
+    with pytest.raises(FeedbackUnavailable):
+        store.csv_chunks()  # raises on the call, before a web response would have started
 
 
 def test_broken_data_folder_degrades(tmp_path: Path, caplog, monkeypatch):
