@@ -11,14 +11,21 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import __version__, config
+
+if TYPE_CHECKING:
+    from .inputs import BatchLine
+    from .pipeline import PolicyQA
 
 EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_SETUP, EXIT_BATCH_ERRORS = 0, 1, 2, 3, 4
 
@@ -32,7 +39,8 @@ def _setup_errors() -> tuple[type[BaseException], ...]:
     from .index import IndexLoadError
     from .parsing import ParseError
 
-    return (ModelLoadError, IndexLoadError, ParseError, FileNotFoundError)
+    # OSError: an index folder that cannot be written, a full disk
+    return (ModelLoadError, IndexLoadError, ParseError, OSError)
 
 
 def _load(args: argparse.Namespace, *, rebuild: bool = False):
@@ -64,49 +72,69 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_in(name: str) -> IO[str]:
-    return sys.stdin if name == "-" else open(name, encoding="utf-8")
+def _stdin_bytes() -> BinaryIO:
+    if hasattr(sys.stdin, "buffer"):
+        return sys.stdin.buffer
+    return io.BytesIO(sys.stdin.read().encode("utf-8", "surrogateescape"))  # a text stream handed in (tests, embedding)
 
 
-def _records(fh: IO[str]) -> Iterator[tuple[int, str]]:
-    for n, line in enumerate(fh, start=1):
-        if line.strip():
-            yield n, line
+class _JsonLines:
+    """Writes one JSON object per line and flushes it, so an interrupted batch keeps every finished answer."""
+
+    def __init__(self, fh: BinaryIO | None):
+        self._fh = fh  # None: standard output
+
+    def write(self, obj: dict[str, Any]) -> None:
+        # A lone surrogate in an echoed id is written as the JSON escape \udXXX, which reads back the same.
+        data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+        if self._fh is not None:
+            self._fh.write(data)
+            self._fh.flush()
+        elif hasattr(sys.stdout, "buffer"):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(data.decode("utf-8"))
+            sys.stdout.flush()
+
+
+def _answer_line(qa: PolicyQA, line: BatchLine) -> dict[str, Any]:
+    """The answer to one batch line, or its {"id", "error"}; one line's failure never stops the batch."""
+    from .pipeline import InvalidQuestionError
+
+    if line.error:
+        return {"id": line.id, "error": line.error}
+    try:
+        return qa.ask(line.question, line.history or ()).to_json() | {"id": line.id}
+    except InvalidQuestionError as exc:
+        return {"id": line.id, "error": str(exc)}
+    except Exception as exc:  # a bug on one line must not cost the answers of the others
+        logging.getLogger(__name__).exception("batch line %d failed", line.number)
+        return {"id": line.id, "error": f"第 {line.number} 行处理失败（内部错误） / line {line.number} failed with an internal error: {type(exc).__name__}: {exc}"}
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .pipeline import InvalidQuestionError
+    from .inputs import parse_batch_line, read_lines
 
-    if args.input != "-" and not Path(args.input).is_file():
-        print(f"error: input file {args.input} does not exist", file=sys.stderr)
-        return EXIT_INPUT
-    qa = _load(args)
     errors = total = 0
-    out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-    try:
-        with _open_in(args.input) as fh:
-            for n, line in _records(fh):
-                total += 1
-                rec_id: Any = f"line-{n}"
-                try:
-                    rec = json.loads(line)
-                    if not isinstance(rec, dict):
-                        raise InvalidQuestionError("每行必须是 JSON 对象 / each line must be a JSON object")
-                    rec_id = rec.get("id", rec_id)
-                    if "question" not in rec:
-                        raise InvalidQuestionError("缺少 question 字段 / missing 'question' field")
-                    result = qa.ask(rec["question"], rec.get("history") or ()).to_json(id=rec_id)
-                except json.JSONDecodeError as exc:
-                    errors += 1
-                    result = {"id": rec_id, "error": f"第 {n} 行不是合法 JSON / line {n} is not valid JSON: {exc.msg}"}
-                except InvalidQuestionError as exc:
-                    errors += 1
-                    result = {"id": rec_id, "error": str(exc)}
-                out.write(json.dumps(result, ensure_ascii=False) + "\n")
-                out.flush()
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    with ExitStack() as files:
+        try:  # both files before the model: a wrong path fails in a second, not after loading
+            src = files.enter_context(open(args.input, "rb")) if args.input != "-" else _stdin_bytes()
+            out = _JsonLines(files.enter_context(open(args.output, "wb")) if args.output != "-" else None)
+        except OSError as exc:
+            why = "不存在 / does not exist" if isinstance(exc, FileNotFoundError) else exc.strerror
+            print(f"error: 无法打开 / cannot open {exc.filename}: {why}", file=sys.stderr)
+            return EXIT_INPUT
+        qa = _load(args)
+        for number, raw in read_lines(src):
+            line = parse_batch_line(number, raw)
+            if line is None:
+                continue
+            total += 1
+            result = _answer_line(qa, line)
+            errors += "error" in result
+            out.write(result)
     _progress(f"batch: {total} line(s), {errors} error(s)")
     return EXIT_BATCH_ERRORS if errors else EXIT_OK
 
@@ -114,7 +142,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_index_build(args: argparse.Namespace) -> int:
     qa = _load(args, rebuild=True)
     m = qa.index.manifest
-    print(f"index: {m.chunk_count} chunks from {len(m.documents)} document(s), model {m.model}, dim {m.dimension}, built in {m.build_seconds} s → {args.index_dir or config.index_dir()}")
+    for d in m.documents:
+        print(f"  {d['source'] or d['doc_id']}: {d['units']} units, {d.get('chunks', '?')} chunks — {d['title']}")
+    reused = f", {m.reused_vectors} vectors reused" if m.reused_vectors else ""
+    print(
+        f"index: {len(m.documents)} document(s), {m.chunk_count} chunks, model {m.model}, dim {m.dimension}, "
+        f"built in {m.build_seconds} s{reused} → {args.index_dir or config.index_dir()}"
+    )
     return EXIT_OK
 
 
@@ -136,9 +170,13 @@ def cmd_model_build(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.no_rebuild:  # fail at once, not in the background loader: the index must be there and intact
+        from .index import Index, corpus_hash
+
+        Index.verify(args.index_dir or config.index_dir(), expect_corpus_hash=corpus_hash(list(args.corpus or config.corpus_paths())))
     from .web import serve
 
-    serve(host=args.host, port=args.port, corpus=args.corpus, index_dir=args.index_dir, model=args.model)
+    serve(host=args.host, port=args.port, corpus=args.corpus, index_dir=args.index_dir, model=args.model, workers=args.workers)  # type: ignore[call-arg]  # web.serve gains workers= in the serving branch
     return EXIT_OK
 
 
@@ -146,6 +184,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import run_cli
 
     return run_cli(args, _load(args))
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def _no_rebuild_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-rebuild", action="store_true", help="never build the index: a missing, stale or damaged index is an error (exit 3)")
+
+
+@contextmanager
+def _no_rebuild(enabled: bool) -> Iterator[None]:
+    """POLICYQA_NO_REBUILD=1 for the command's duration: load_or_build, in this process and in server workers, refuses to build."""
+    from .index import NO_REBUILD_ENV
+
+    before = os.environ.get(NO_REBUILD_ENV)
+    if enabled:
+        os.environ[NO_REBUILD_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(NO_REBUILD_ENV, None)
+        else:
+            os.environ[NO_REBUILD_ENV] = before
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question")
     ask.add_argument("question")
+    _no_rebuild_option(ask)
     ask.add_argument("--json", action="store_true", help="print one JSON object (the stable contract)")
     ask.add_argument("--history", action="append", default=[], metavar="EARLIER_QUESTION", help="an earlier question of the conversation (repeatable, oldest first)")
     ask.set_defaults(func=cmd_ask)
@@ -168,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch = sub.add_parser("batch", parents=[common], help="answer a JSONL file of questions, streaming")
     batch.add_argument("input", help='JSONL with {"id", "question", "history"?} per line, or - for stdin')
     batch.add_argument("output", help="JSONL answers, or - for stdout")
+    _no_rebuild_option(batch)
     batch.set_defaults(func=cmd_batch)
 
     index = sub.add_parser("index", help="build or inspect the index")
@@ -182,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common], help="run the web chat and HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes sharing the read-only index (default 1)")
+    _no_rebuild_option(serve)
     serve.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("eval", parents=[common], help="score the pipeline on a question file")
@@ -200,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import InvalidQuestionError
 
     try:
-        return args.func(args)
+        with _no_rebuild(getattr(args, "no_rebuild", False)):
+            return args.func(args)
     except InvalidQuestionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT

@@ -12,36 +12,12 @@ from pathlib import Path
 from . import config
 from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts
 from .index import Index, load_or_build
+from .inputs import InvalidQuestionError, validate_question  # noqa: F401  (re-exported: web and cli import them from here)
 from .parsing import DocKind
 from .questions import GENERIC, Rewriter, asked_years, conjunct_questions, sub_questions
 from .retrieval import Mode, RetrievalConfig, Retriever, asking_sentences, normalize_query
 
 logger = logging.getLogger(__name__)
-
-
-class InvalidQuestionError(ValueError):
-    """The question cannot be asked as given; the message is bilingual and says why."""
-
-
-def validate_question(question: object, history: object = ()) -> tuple[str, tuple[str, ...]]:
-    if not isinstance(question, str):
-        raise InvalidQuestionError(f"问题必须是文本 / question must be a string, got {type(question).__name__}")
-    q = question.strip()
-    if not q:
-        raise InvalidQuestionError("问题不能为空 / question is empty: type a question in Chinese, e.g. 今年民办学校招生报名人数超过计划怎么办？")
-    if len(q) > config.MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(
-            f"问题过长（{len(q)} 字，上限 {config.MAX_QUESTION_CHARS} 字） / question is {len(q)} characters, the limit is {config.MAX_QUESTION_CHARS}: shorten it"
-        )
-    if history is None:
-        history = ()
-    if not isinstance(history, (list, tuple)) or not all(isinstance(h, str) for h in history):
-        raise InvalidQuestionError("history 必须是字符串列表 / history must be a list of strings (earlier questions)")
-    if len(history) > config.MAX_HISTORY_TURNS:
-        raise InvalidQuestionError(f"对话历史过长（{len(history)} 轮，上限 {config.MAX_HISTORY_TURNS}） / history has {len(history)} turns, the limit is {config.MAX_HISTORY_TURNS}")
-    if any(len(h) > config.MAX_QUESTION_CHARS for h in history):
-        raise InvalidQuestionError(f"历史中的问题过长 / a history entry is over {config.MAX_QUESTION_CHARS} characters")
-    return q, tuple(h.strip() for h in history if h.strip())
 
 
 _MORE = re.compile(r"还有|其他|其它|别的|另外|此外|除了")

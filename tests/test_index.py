@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.chunking import Level, chunk_corpus, chunk_document
-from assistant.index import Index, IndexMismatchError, IndexMissingError, corpus_hash, load_or_build
+from assistant.index import Index, IndexDamagedError, IndexMismatchError, IndexMissingError, corpus_hash, load_or_build
 from assistant.keywords import Tokenizer, harvest_terms
 from assistant.parsing import parse_file
 
@@ -83,7 +84,8 @@ def test_save_load_round_trip(corpus: Path, tmp_path: Path):
     assert loaded.documents == built.documents
     tokens = loaded.keywords.tokenizer("电脑摇号随机录取")
     assert np.allclose(loaded.keywords.scores(tokens), built.keywords.scores(tokens))
-    assert not list(target.parent.glob(".current.*")), "temporary directories must not be left behind"
+    assert target.is_symlink() and target.resolve().parent == target.parent / "builds"
+    assert not [p for p in (*target.parent.iterdir(), *(target.parent / "builds").iterdir()) if p.name.startswith(".")], "temporary folders must not be left behind"
 
 
 def test_load_rejects_mismatched_manifest(corpus: Path, tmp_path: Path):
@@ -130,7 +132,8 @@ def test_failed_save_keeps_the_old_index(corpus: Path, tmp_path: Path, monkeypat
     with pytest.raises(OSError, match="disk full"):
         index.save(target)
     assert (target / "manifest.json").read_text(encoding="utf-8") == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "idx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["builds", "corpus", "idx"]
+    assert [p.name for p in (tmp_path / "builds").iterdir()] == [target.resolve().name]  # the failed build left nothing
 
 
 def test_multi_document_index(laws_dir: Path, corpus: Path):
@@ -138,3 +141,183 @@ def test_multi_document_index(laws_dir: Path, corpus: Path):
     assert {d.doc_id for d in index.documents} == {NOTICE.stem, "teachers-law-2009"}
     assert "teachers-law-2009#6" in index.units
     assert index.units["teachers-law-2009#6"][1].text == "每年九月十日为教师节。"
+
+
+# -- integrity: a damaged index is detected, named and rebuilt -----------------------------------
+EXAMPLE = "今年民办学校招生报名人数超过计划怎么办？"
+
+
+def _truncate(folder: Path) -> str:
+    f = folder / "vectors.faiss"
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    return "vectors.faiss"
+
+
+def _garble_line(folder: Path) -> str:
+    f = folder / "chunks.jsonl"
+    lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3][:20] + "\n"
+    f.write_text("".join(lines), encoding="utf-8")
+    return "chunks.jsonl"
+
+
+def _delete_keywords(folder: Path) -> str:
+    for p in (folder / "keywords").rglob("*.npy"):
+        p.unlink()
+    return "keywords/bm25/"
+
+
+def _flip_byte(folder: Path) -> str:
+    f = folder / "documents.json"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+    return "documents.json"
+
+
+def _answer_point(index: Index) -> int | None:
+    from assistant.pipeline import PolicyQA, Thresholds
+
+    answer = PolicyQA(index, HashEmbedder(), thresholds=Thresholds(dense=0.0)).ask(EXAMPLE)
+    return answer.citations[0].point if answer.citations else None
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garble_line, _delete_keywords, _flip_byte])
+def test_damaged_index_is_named_and_rebuilt(damage, corpus: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    good = load_or_build([corpus], target, HashEmbedder())
+    expected = _answer_point(good)
+    assert expected == 20
+    name = damage(target.resolve())
+    with pytest.raises(IndexDamagedError, match=re.escape(name)) as info:
+        Index.load(target)
+    assert "policyqa index build" in str(info.value)
+    with pytest.raises(IndexDamagedError, match=re.escape(name)):
+        load_or_build([corpus], target, HashEmbedder(), allow_build=False)  # --no-rebuild refuses with the same message
+    messages: list[str] = []
+    healed = load_or_build([corpus], target, HashEmbedder(), progress=messages.append)
+    assert any(name in m and "building it now" in m for m in messages)
+    assert _answer_point(healed) == expected
+    Index.load(target)  # the saved index verifies again
+
+
+def test_unverified_old_index_still_names_an_unreadable_line(corpus: Path, tmp_path: Path):
+    legacy = _legacy_folder(corpus, tmp_path / "idx")
+    _garble_line(legacy)
+    with pytest.raises(IndexDamagedError, match=r"chunks\.jsonl line 4 is unreadable"):
+        Index.load(legacy)
+
+
+def test_no_rebuild_refuses_a_missing_or_stale_index(corpus: Path, tmp_path: Path, monkeypatch):
+    target = tmp_path / "idx"
+    monkeypatch.setenv("POLICYQA_NO_REBUILD", "1")
+    with pytest.raises(IndexMissingError, match="policyqa index build"):
+        load_or_build([corpus], target, HashEmbedder())
+    assert not target.exists()
+    load_or_build([corpus], target, HashEmbedder(), allow_build=True)
+    with pytest.raises(IndexMismatchError, match="not 'hash-other'"):
+        load_or_build([corpus], target, HashEmbedder("hash-other"))
+
+
+# -- the atomic swap ---------------------------------------------------------------------------------
+def _legacy_folder(corpus: Path, folder: Path) -> Path:
+    """An index in the layout of the previous version: a plain folder, a manifest without checksums."""
+    index = Index.build([corpus], HashEmbedder())
+    folder.mkdir(parents=True)
+    index._write(folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"], manifest["reused_vectors"]
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+def test_old_plain_folder_is_read_then_migrated(corpus: Path, tmp_path: Path):
+    target = _legacy_folder(corpus, tmp_path / "idx")
+    old = Index.load(target)
+    assert not old.manifest.files and _answer_point(old) == 20
+    version = Index.current_version(target)
+    migrated = load_or_build([corpus], target, HashEmbedder())
+    assert migrated.manifest.built_at == old.manifest.built_at  # loaded, not rebuilt
+    assert target.is_symlink() and Index.load(target).manifest.files
+    assert Index.current_version(target) != version
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["builds", "corpus", "idx"]
+
+
+def test_swap_keeps_two_builds_and_clears_leftovers(corpus: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    builds = tmp_path / "builds"
+    sibling = load_or_build([corpus], tmp_path / "other", HashEmbedder())  # another index beside it is left alone
+    versions = []
+    for n in range(3):
+        (corpus / NOTICE.name).write_text(NOTICE.read_text(encoding="utf-8") + f"\n31、新增第{n}条。内容{n}。\n", encoding="utf-8")
+        load_or_build([corpus], target, HashEmbedder())
+        versions.append(Index.current_version(target))
+        assert Index.load(target).manifest.content_hash.startswith(versions[-1])
+    assert len(set(versions)) == 3
+    # A writer killed mid-build leaves its temporary folder; the next save removes it (its pid is gone).
+    dead = builds / ".idx-tmp-999999999-0a0b0c0d"
+    dead.mkdir()
+    (dead / "chunks.jsonl").write_text("half", encoding="utf-8")
+    (corpus / NOTICE.name).write_text(NOTICE.read_text(encoding="utf-8"), encoding="utf-8")
+    load_or_build([corpus], target, HashEmbedder())
+    mine = sorted(p.name for p in builds.iterdir() if p.name.startswith(("idx", ".idx")))
+    assert mine == sorted([target.resolve().name, f"idx-{versions[-1]}"])
+    assert (tmp_path / "other").resolve().is_dir() and Index.load(tmp_path / "other").manifest == sibling.manifest
+
+
+def test_lost_link_falls_back_to_the_newest_complete_build(corpus: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    built = load_or_build([corpus], target, HashEmbedder())
+    version = Index.current_version(target)
+    target.unlink()
+    assert Index.load(target).manifest.content_hash == built.manifest.content_hash
+    assert target.is_symlink() and Index.current_version(target) == version
+
+
+def test_vectors_are_memory_mapped_read_only(corpus: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    load_or_build([corpus], target, HashEmbedder())
+    index = Index.load(target)
+    mapped = [line for line in Path("/proc/self/maps").read_text().splitlines() if str(target.resolve() / "vectors.faiss") in line]
+    assert mapped, "vectors.faiss should be memory-mapped"
+    assert not index.vectors.flags.writeable
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-5)
+
+
+# -- incremental builds -------------------------------------------------------------------------------
+class CountingEmbedder(HashEmbedder):
+    def __init__(self, model_id: str = "hash-bigram-64"):
+        super().__init__(model_id)
+        self.embedded = 0
+
+    def encode_passages(self, texts, *, batch_size: int = 32, show_progress: bool = False):
+        self.embedded += len(texts)
+        return super().encode_passages(texts)
+
+
+def test_incremental_build_equals_a_build_from_scratch(corpus: Path, laws_dir: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    load_or_build([corpus], target, HashEmbedder())
+    shutil.copy(laws_dir / "teachers-law-2009.txt", corpus)
+    (corpus / NOTICE.name).write_text(NOTICE.read_text(encoding="utf-8").replace("实行电脑摇号随机录取", "实行电脑随机录取"), encoding="utf-8")
+    emb = CountingEmbedder()
+    incremental = load_or_build([corpus], target, emb)
+    scratch = Index.build([corpus], HashEmbedder())
+    assert [c.chunk_id for c in incremental.chunks] == [c.chunk_id for c in scratch.chunks]
+    assert np.array_equal(incremental.vectors, scratch.vectors)
+    assert 0 < incremental.manifest.reused_vectors < len(scratch.chunks)
+    assert emb.embedded == len(scratch.chunks) - incremental.manifest.reused_vectors
+    assert _answer_point(incremental) == _answer_point(scratch) == 20
+    reloaded = Index.load(target)
+    assert np.array_equal(reloaded.vectors, scratch.vectors)
+    docs = {d["doc_id"]: d for d in reloaded.manifest.documents}
+    assert docs["teachers-law-2009"]["chunks"] == sum(c.doc_id == "teachers-law-2009" for c in scratch.chunks)
+    assert all(len(d["sha256"]) == 64 for d in docs.values())
+
+
+def test_other_model_reuses_nothing(corpus: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    load_or_build([corpus], target, HashEmbedder())
+    emb = CountingEmbedder("hash-other")
+    index = load_or_build([corpus], target, emb)
+    assert index.manifest.reused_vectors == 0 and emb.embedded == index.manifest.chunk_count
