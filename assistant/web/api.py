@@ -242,6 +242,9 @@ def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 # -- routes ---------------------------------------------------------------------------------
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "请求无法解析 / the body cannot be parsed"},
+    413: {"model": ErrorResponse, "description": "请求体过大 / body over the size cap"},
+    415: {"model": ErrorResponse, "description": "请求体不是 JSON / body is not JSON"},
     422: {"model": ErrorResponse, "description": "输入不正确 / invalid input"},
     503: {"model": ErrorResponse, "description": "正在加载 / still loading"},
 }
@@ -281,6 +284,15 @@ def add_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: AdminGate)
         return DocumentsResponse(documents=[document_out(d) for d in qa.index.documents])
 
     add_admin_api(app, holder, feedback, gate)
+
+    # Last: any other /api path or method gets the bilingual error here, not Gradio's page mounted at "/".
+    known = {r.path for r in app.routes if getattr(r, "path", "").startswith("/api/")}
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False)
+    def elsewhere(rest: str) -> JSONResponse:
+        if f"/api/{rest}" in known:
+            return error(405, _HTTP_ZH[405], "method not allowed on this path")
+        return error(404, _HTTP_ZH[404], f"no such API path: /api/{rest}")
 
 
 def add_admin_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: AdminGate) -> None:
