@@ -31,7 +31,7 @@ def _qa(directory: Path) -> PolicyQA:
 
 @pytest.fixture
 def law(laws_dir: Path) -> Path:
-    return sorted(p for p in laws_dir.iterdir() if p.is_file())[0]
+    return min(p for p in laws_dir.iterdir() if p.is_file())
 
 
 def _wait(check, what: str, seconds: float = 30.0) -> None:
@@ -64,7 +64,7 @@ def test_rebuilds_under_concurrent_clients_fail_no_query(tmp_path: Path, law: Pa
             t.start()
         for corpus, documents in (([NOTICE, law], 2), ([NOTICE], 1), ([NOTICE, law], 2)):
             _build(corpus, directory)  # the same folder the server reads, swapped in place as `policyqa index build` does
-            _wait(lambda: httpx.get(f"{base}/api/health").json()["documents"] == documents, f"the server to serve {documents} document(s)")
+            _wait(lambda n=documents: httpx.get(f"{base}/api/health").json()["documents"] == n, f"the server to serve {documents} document(s)")
         stop.set()
         for t in threads:
             t.join(timeout=30)
