@@ -286,7 +286,7 @@ def add_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: AdminGate)
     add_admin_api(app, holder, feedback, gate)
 
     # Last: any other /api path or method gets the bilingual error here, not Gradio's page mounted at "/".
-    known = {r.path for r in app.routes if getattr(r, "path", "").startswith("/api/")}
+    known = {path for r in app.routes if (path := getattr(r, "path", "")).startswith("/api/")}
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False)
     def elsewhere(rest: str) -> JSONResponse:

@@ -63,8 +63,8 @@ def _turns(raw: object) -> list[Turn]:
 
 def _message_turn(index: object) -> int:
     """Each turn is two messages (question, answer): which turn a chatbot message index belongs to."""
-    first = index[0] if isinstance(index, (list, tuple)) else index
-    return int(first) // 2 if isinstance(first, int) else -1
+    first = index[0] if isinstance(index, (list, tuple)) and index else index
+    return first // 2 if isinstance(first, int) and not isinstance(first, bool) else -1
 
 
 class ChatUI:
