@@ -123,7 +123,7 @@ def test_a_question_is_pending_until_answered_and_then_kept_in_the_browser(ui: C
     assert box == "" and status == "" and Pending.from_json(pending) == Pending(QUESTION)
     assert "正在查找原文" in chat[-1]["content"]
     chat, turns, pending, status, _ = ui.finish(pending, [])
-    assert pending == "" and len(turns) == 1 and turns[0]["q"] == QUESTION and isinstance(turns[0]["id"], int)
+    assert Pending.from_json(pending) is None and pending and len(turns) == 1 and turns[0]["q"] == QUESTION and isinstance(turns[0]["id"], int)
     assert len(chat) == 2 and "<details" in chat[1]["content"]
     # A follow-up uses the kept questions; 作为新问题重问 asks the last one without them.
     _, _, pending, _, _ = ui.start("那幼儿园呢？", turns)

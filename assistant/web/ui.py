@@ -33,6 +33,9 @@ _SEP = "\x1f"  # joins a document id and a section number in the picker's values
 # Page events: not a public API, no queue (so no worker keeps state), and no spinners (the chat shows its own).
 PRIVATE: dict[str, Any] = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
 
+# "No question pending" must be a value JavaScript finds truthy: Gradio never stores "" (or 0) in the browser,
+# so a cleared pending question would otherwise come back after a reload.
+NO_PENDING: dict[str, Any] = {"q": ""}
 Turn = dict[str, Any]  # {"q": question, "r": Answer.to_json(), "id": interaction id or None}, as kept in the browser
 
 
@@ -132,12 +135,12 @@ class ChatUI:
         try:
             result = qa.ask(pending.question, history).to_json()
         except InvalidQuestionError as exc:
-            return self.messages(turns), turns, "", render.status_html(str(exc).partition(" / ")[0], "warn"), gr.skip()
+            return self.messages(turns), turns, NO_PENDING, render.status_html(str(exc).partition(" / ")[0], "warn"), gr.skip()
         turns = [*turns, {"q": result["question"], "r": result, "id": self.feedback.log(result)}][-KEPT_TURNS:]
-        return self.messages(turns), turns, "", "", gr.update(visible=bool(result.get("used_history")))
+        return self.messages(turns), turns, NO_PENDING, "", gr.update(visible=bool(result.get("used_history")))
 
     def clear(self) -> tuple[Any, ...]:
-        return [], [], "", render.status_html("对话已清空。"), gr.update(visible=False), gr.update(visible=False), None
+        return [], [], NO_PENDING, render.status_html("对话已清空。"), gr.update(visible=False), gr.update(visible=False), None
 
     # -- feedback ----------------------------------------------------------------------------
     def like(self, raw_turns: object, evt: gr.LikeData) -> tuple[Any, ...]:
@@ -281,7 +284,7 @@ class Layout:
         ui = self.ui
         with gr.Blocks(title="政策问答", analytics_enabled=False) as demo:
             self.conversation = gr.BrowserState([], storage_key="policyqa-conversation", secret=ui.browser_secret)
-            self.pending = gr.BrowserState("", storage_key="policyqa-pending", secret=ui.browser_secret)
+            self.pending = gr.BrowserState(NO_PENDING, storage_key="policyqa-pending", secret=ui.browser_secret)
             self.voted = gr.Number(visible=False, value=None)  # the interaction a reason belongs to
             self.header = _html(render.header_html(ui.index), elem_id="pq-header")
             self.banner = _html(render.banner_html(ui.holder.phase is Phase.LOADING, ui.holder.error), visible=ui.holder.phase is not Phase.READY)
@@ -363,7 +366,7 @@ class Layout:
             trigger(ui.save_reason, [self.reason, self.voted], [self.reason, self.reason_row, self.status], **PRIVATE)
         cleared = [self.chatbot, self.conversation, self.pending, self.status, self.rehist, self.reason_row, self.voted]
         self.clear_btn.click(ui.clear, None, cleared, **PRIVATE)
-        self.chatbot.clear(ui.clear, None, cleared, **PRIVATE)  # the Chatbot's own 🗑 forgets the stored conversation too
+        self.chatbot.clear(ui.clear, None, cleared, **PRIVATE)  # Gradio's own 🗑 (hidden by app.css) must forget the stored conversation too
 
     def _wire_page(self, demo: gr.Blocks) -> None:
         ui = self.ui
