@@ -11,6 +11,8 @@
     "like": "有用", "dislike": "没有用", "copy message": "复制这条消息", "copy conversation": "复制整个对话",
     "copy": "复制", "copied": "已复制", "copied message": "已复制", "clear": "清空对话", "share": "分享", "retry": "重试",
     "undo": "撤销", "edit": "编辑", "scroll down": "滚动到底部", "settings": "设置", "close": "关闭", "dropdown": "展开选项",
+    // Gradio's own Chinese, where a plainer word says what the button does.
+    "赞": "有用", "踩": "没有用", "复制消息": "复制这条消息", "清除": "清空对话",
   };
   const TOAST_TITLES = { "error": "出错了", "warning": "请注意", "info": "提示", "success": "完成" };
 
