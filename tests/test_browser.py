@@ -21,7 +21,20 @@ from assistant.feedback import FeedbackStore, Vote
 from assistant.web import create_app
 
 from .conftest import serving
-from .web_helpers import DESKTOP, PHONE, answers, ask, chromium, eventually, new_page, open_chat, require_chromium, screenshot, wait_for_answers, wait_until_ready
+from .web_helpers import (
+    DESKTOP,
+    PHONE,
+    answers,
+    ask,
+    chromium,
+    eventually,
+    new_page,
+    open_chat,
+    require_chromium,
+    screenshot,
+    wait_for_answers,
+    wait_until_ready,
+)
 
 pytestmark = pytest.mark.browser
 sync_api = require_chromium()
