@@ -86,7 +86,7 @@ def test_a_damaged_index_never_replaces_the_good_one(tmp_path: Path, law: Path):
 
     _build([NOTICE, law], directory)  # repaired by the next build
     assert holder.reload() is Reload.RELOADED
-    assert holder.qa is not good and len(holder.qa.index.documents) == 2 and holder.reload_error == ""
+    assert holder.qa is not None and holder.qa is not good and len(holder.qa.index.documents) == 2 and holder.reload_error == ""
 
 
 def test_a_half_written_folder_is_left_alone(tmp_path: Path):

@@ -114,6 +114,16 @@ def test_titles_come_from_the_index_not_the_code(qa):
 
 
 # -- the chat's handlers ---------------------------------------------------------------------
+def _request(params: dict[str, str]) -> gr.Request:
+    """What the handlers read of a page request: its query and (no) client."""
+    return SimpleNamespace(query_params=params, client=None)  # type: ignore[return-value]
+
+
+def _index(ui: ChatUI) -> Index:
+    assert ui.index is not None
+    return ui.index
+
+
 def _like(index: int, liked: object) -> gr.LikeData:
     return gr.LikeData(target=None, data={"index": index, "value": "", "liked": liked})
 
@@ -132,7 +142,8 @@ def test_a_question_is_pending_until_answered_and_then_kept_in_the_browser(ui: C
     _, _, pending, _, _ = ui.start_fresh(turns)
     assert Pending.from_json(pending) == Pending("那幼儿园呢？", fresh=True)
     _, fresh_turns, _, _, _ = ui.finish(pending, turns)
-    assert fresh_turns[-1]["r"]["rewritten_question"] == ui.holder.qa.ask("那幼儿园呢？").rewritten_question
+    qa = ui.holder.qa
+    assert qa is not None and fresh_turns[-1]["r"]["rewritten_question"] == qa.ask("那幼儿园呢？").rewritten_question
 
 
 @pytest.mark.parametrize("question, message", [("", "问题不能为空"), ("问" * 501, "问题过长"), ("😀🎉", "需要包含文字"), ("\ud800", "无法识别")])
@@ -147,9 +158,13 @@ def test_votes_are_stored_or_explained(ui: ChatUI, tmp_path: Path):
     _, turns, _, _, _ = ui.finish(pending, [])
     status, row, _, voted = ui.like(turns, _like(1, False))
     assert "谢谢" in status and voted == turns[0]["id"] and row["visible"]
-    assert ui.feedback.store.get(voted).feedback.value == -1
+    store = ui.feedback.store
+    assert store is not None
+    stored = store.get(voted)
+    assert stored is not None and stored.feedback is not None and stored.feedback.value == -1
     _, _, status = ui.save_reason("引用的条目不对", voted)
-    assert "谢谢" in status and ui.feedback.store.get(voted).reason == "引用的条目不对"
+    stored = store.get(voted)
+    assert "谢谢" in status and stored is not None and stored.reason == "引用的条目不对"
     broken = ChatUI(ui.holder, Feedback(None, "read-only"), ui.gate)
     status, row, _, voted = broken.like(turns, _like(1, True))
     assert "无法保存" in status and voted is None and not row["visible"]
@@ -158,23 +173,23 @@ def test_votes_are_stored_or_explained(ui: ChatUI, tmp_path: Path):
 def test_reload_restores_the_conversation_and_re_asks_a_lost_question(ui: ChatUI):
     _, _, pending, _, _ = ui.start(QUESTION, [])
     _, turns, _, _, _ = ui.finish(pending, [])
-    request = SimpleNamespace(query_params={}, client=None)
+    request = _request({})
     out = ui.on_load(turns, Pending("骨干教师怎么培养？").to_json(), request)
     chat, status = out[6], out[7]
     assert len(chat) == 4 and "正在查找原文" in chat[-1]["content"] and "重新提问" in status
 
 
 def test_a_deep_link_opens_the_document_browser_at_its_point(ui: ChatUI):
-    request = SimpleNamespace(query_params={"doc": "dongli-2020-education-work-points", "point": "20", "admin": ""}, client=None)
+    request = _request({"doc": "dongli-2020-education-work-points", "point": "20", "admin": ""})
     out = ui.on_load([], "", request)
     tab, picker, view, admin = out[8], out[9], out[10], out[11]
     assert tab.selected == "docs" and "pq-target" in view and "20、深化教育综合改革" in view
-    assert picker["value"] in [v for _, v in ui.picker_choices(ui.index)] and admin["visible"]
-    assert ui.on_load([], "", SimpleNamespace(query_params={}, client=None))[11]["visible"] is False  # parents see no admin tab
+    assert picker["value"] in [v for _, v in ui.picker_choices(_index(ui))] and admin["visible"]
+    assert ui.on_load([], "", _request({}))[11]["visible"] is False  # parents see no admin tab
 
 
 def test_previous_and_next_walk_the_sections(ui: ChatUI):
-    values = [v for _, v in ui.picker_choices(ui.index)]
+    values = [v for _, v in ui.picker_choices(_index(ui))]
     assert ui.next(values[0])[0] == values[1] and ui.previous(values[1])[0] == values[0]
     assert ui.previous(values[0])[0] == values[0] and ui.next(values[-1])[0] == values[-1]
 
