@@ -113,3 +113,13 @@ def test_the_admin_reload_needs_the_token_and_reports_a_damaged_index(tmp_path: 
         health = httpx.get(f"{base}/api/health").json()
         assert health["documents"] == 1 and health["reload_error"]  # still the good index, and it says why
         assert httpx.post(f"{base}/api/ask", json={"question": QUESTIONS[0]}).status_code == 200
+
+
+def test_each_worker_app_watches_the_configured_index_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from assistant.web import app_factory
+
+    monkeypatch.setenv("POLICYQA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("POLICYQA_DATA_DIR", str(tmp_path / "data"))
+    app = app_factory()  # what `serve(workers=N)` gives uvicorn: nothing loads until the worker starts
+    holder = app.state.holder
+    assert holder.qa is None and holder.index_dir == tmp_path / "index" and holder.poll_seconds > 0
