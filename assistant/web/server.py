@@ -1,0 +1,134 @@
+"""The app (API + page on one FastAPI) and how to serve it: one process, or N stateless workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+# Gradio phones home for analytics and version checks unless told otherwise; this runs offline.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from .. import config
+from ..pipeline import PolicyQA
+from .api import add_api
+from .security import AdminGate, Guard, Limits
+from .state import LOADING_MESSAGE, POLL_SECONDS, Feedback, QAHolder
+from .ui import HEAD, STATIC, ChatUI
+
+logger = logging.getLogger(__name__)
+
+ADMIN_TOKEN_ENV = "POLICYQA_ADMIN_TOKEN"
+STATIC_URL = "/pq-static"
+
+
+def create_app(
+    qa: PolicyQA | None = None,
+    *,
+    loader: Callable[[], PolicyQA] | None = None,
+    data_dir: Path | None = None,
+    index_dir: Path | None = None,
+    admin_token: str | None = None,
+    poll_seconds: float = POLL_SECONDS,
+    limits: Limits | None = None,
+) -> FastAPI:
+    """The web chat at ``/`` and the API at ``/api``.
+
+    With only ``loader``, the page and API say "loading" until it returns. With ``index_dir``, a rebuilt
+    index there is picked up while the last good one keeps serving. ``admin_token`` defaults to
+    ``$POLICYQA_ADMIN_TOKEN``; without one the admin view does not exist.
+    """
+    holder = QAHolder(qa, index_dir=index_dir, poll_seconds=poll_seconds)
+    feedback = Feedback.open(data_dir)
+    gate = AdminGate(admin_token if admin_token is not None else os.environ.get(ADMIN_TOKEN_ENV) or None)
+    load = loader or (lambda: PolicyQA.load())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        holder.start(load)
+        yield
+        holder.stop()
+        feedback.close()
+
+    app = FastAPI(
+        title="policy-qa",
+        summary="教育政策问答：逐字引用原文并注明出处 / grounded question answering over education policy documents",
+        description="`POST /api/ask` returns the same JSON object as `policyqa ask --json`. Errors carry a Chinese and an English message.",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.holder = holder
+    app.state.feedback = feedback.store
+    app.state.feedback_guard = feedback
+    app.state.admin = gate
+    # No origin may read responses with credentials; configuring CORS here also stops Gradio adding its own.
+    app.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False, allow_methods=["GET", "POST"])
+    app.add_middleware(Guard, limits=limits or Limits())
+    add_api(app, holder, feedback, gate)  # before mounting: the Gradio mount at "/" catches every path left over
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="pq-static")
+    demo = ChatUI(holder, feedback, gate).build()
+    return gr.mount_gradio_app(app, demo, path="/", head_paths=[HEAD], footer_links=[])
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | None) -> Callable[[], PolicyQA]:
+    def load() -> PolicyQA:
+        _say(f"{LOADING_MESSAGE} / loading the model and index …")
+        try:
+            qa = PolicyQA.load(corpus=corpus, index_dir=index_dir, model=model, progress=_say)
+        except Exception as exc:
+            _say(f"error: {exc}")
+            raise
+        m = qa.index.manifest
+        _say(f"就绪 / ready (pid {os.getpid()}): {m.chunk_count} chunks from {len(qa.index.documents)} document(s), model {m.model}")
+        return qa
+
+    return load
+
+
+def app_factory() -> FastAPI:
+    """One worker's app, configured by the environment (``serve`` sets it for its workers)."""
+    model = os.environ.get("POLICYQA_MODEL") or None
+    return create_app(loader=_loader(None, None, model), index_dir=config.index_dir())
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    corpus: Sequence[Path] | None = None,
+    index_dir: Path | None = None,
+    model: str | None = None,
+    workers: int = 1,
+) -> None:
+    """Start the server at once; the model and index load in the background while the page says so.
+
+    With ``workers > 1``, uvicorn runs that many processes from :func:`app_factory`: each loads the
+    read-only index itself, and the page keeps no state on the server, so any of them can answer.
+    """
+    import uvicorn
+
+    if corpus:
+        os.environ["POLICYQA_CORPUS"] = ":".join(str(p) for p in corpus)
+    if index_dir:
+        os.environ["POLICYQA_INDEX_DIR"] = str(index_dir)
+    if model:
+        os.environ["POLICYQA_MODEL"] = model
+    _say(f"policy-qa 已启动 / running: http://{host}:{port}/   API 文档 / docs: http://{host}:{port}/docs   (Ctrl+C 停止 / to stop)")
+    if workers > 1:
+        # The index is built (if needed) once here, so the workers only load it and never race to build it.
+        _loader(corpus, index_dir, model)()
+        uvicorn.run("assistant.web.server:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
+        return
+    app = create_app(loader=_loader(corpus, index_dir, model), index_dir=index_dir or config.index_dir())
+    uvicorn.run(app, host=host, port=port, log_level="warning")
