@@ -39,7 +39,8 @@ class _Node:
 
 def _title(body: str) -> str:
     head = body.split("。", 1)[0].split("\n", 1)[0]
-    return head if len(head) <= 40 else head[:40]
+    head = head if len(head) <= 40 else head[:40]
+    return head.rstrip("；;，,：:") or head
 
 
 def _heading_name(node: _Node) -> str:
@@ -367,7 +368,7 @@ def _unit_title(node: _Node, kind: UnitKind, text: str) -> str:
     if kind is UnitKind.ARTICLE:
         return node.mark.label if node.mark else ""
     if kind is UnitKind.HEADING:
-        return (node.mark.rest or node.mark.label) if node.mark else ""
+        return (node.mark.rest or (node.text[0] if node.text else node.mark.label)) if node.mark else ""
     if kind is UnitKind.SIGNOFF:
         return "落款"
     if kind is UnitKind.TABLE_ROW:
