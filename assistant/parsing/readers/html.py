@@ -50,9 +50,16 @@ def _lines(main: Any) -> list[Line]:
 def read(path: Path) -> Source:
     import trafilatura
     from lxml import etree
+    from trafilatura.settings import use_config
 
+    config = use_config()
+    # A short notice is still a whole document: below this size trafilatura would fall back to a flat
+    # whole-page text that keeps the page's boilerplate and loses the paragraph breaks.
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
     raw = Path(path).read_bytes()
-    xml = trafilatura.extract(raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True)
+    xml = trafilatura.extract(
+        raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, config=config
+    )
     if not xml:
         raise ParseError(f"{Path(path).name}: no main text found in the page; save the policy text itself as .txt or .docx")
     root = etree.fromstring(xml.encode("utf-8"))

@@ -1,0 +1,141 @@
+"""Every format reads to the same units: each test document rendered to .docx, .pdf and .html in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from assistant.parsing import ParseError, UnitKind, coverage, overlaps, parse_corpus, parse_file
+from assistant.parsing.readers import read
+
+from . import render
+
+DATA = Path(__file__).parent / "data"
+FICTION = sorted((DATA / "fiction").glob("*.txt"))
+DOCUMENTS = sorted((DATA / "layouts").glob("*.txt")) + FICTION
+QA_TUNE = DATA / "fiction" / "qa_tune.jsonl"
+FORMATS = ("txt", "docx", "pdf", "html")
+
+
+@pytest.fixture(scope="session")
+def font(tmp_path_factory) -> Path:
+    chars = "".join(sorted({ch for p in DOCUMENTS for ch in p.read_text(encoding="utf-8")} | set("青禾区教育局")))
+    return render.cjk_font(chars, tmp_path_factory.mktemp("font") / "cjk-subset.ttf")
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory, font) -> dict[tuple[str, str], Path]:
+    out: dict[tuple[str, str], Path] = {}
+    folder = tmp_path_factory.mktemp("rendered")
+    for path in DOCUMENTS:
+        text = path.read_text(encoding="utf-8")
+        out[path.stem, "txt"] = path
+        out[path.stem, "docx"] = render.to_docx(text, folder / f"{path.stem}.docx")
+        out[path.stem, "pdf"] = render.to_pdf(text, folder / f"{path.stem}.pdf", font)
+        out[path.stem, "html"] = render.to_html(text, folder / f"{path.stem}.html")
+    return out
+
+
+def _units(path: Path) -> list[tuple[str, UnitKind, str]]:
+    return [(u.section, u.kind, u.text) for u in parse_file(path).units]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: p.stem)
+def test_every_format_parses_like_the_text(rendered, doc: Path, fmt: str):
+    path = rendered[doc.stem, fmt]
+    parsed = parse_file(path)
+    assert coverage(parsed, read(path).lines) == 1.0 and overlaps(parsed) == []
+    assert _units(path) == _units(doc)
+    base = parse_file(doc)
+    assert (parsed.title, parsed.issuer, parsed.doc_number, parsed.date) == (base.title, base.issuer, base.doc_number, base.date)
+
+
+def _tune_sections() -> list[tuple[str, str]]:
+    if not QA_TUNE.is_file():
+        return []
+    out = set()
+    for line in QA_TUNE.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            for gold in rec.get("gold", rec.get("gold_units", [])) or []:
+                if isinstance(gold, dict) and gold.get("section"):
+                    out.add((gold.get("doc") or gold.get("doc_id") or rec.get("doc_id", ""), gold["section"]))
+    return sorted(out)
+
+
+@pytest.mark.skipif(not FICTION, reason="fiction documents not copied in yet")
+@pytest.mark.parametrize("doc_id,section", _tune_sections() or [("", "")])
+def test_tuned_sections_exist(doc_id: str, section: str):
+    if not section:
+        pytest.skip("no qa_tune.jsonl")
+    doc = parse_file(DATA / "fiction" / f"{doc_id}.txt")
+    assert doc.by_section(section).section == section
+
+
+@pytest.mark.parametrize("fmt", ("docx", "pdf", "html"))
+def test_tables_are_rows_with_their_header(rendered, fmt: str):
+    doc = parse_file(rendered["qinghe-admission-plan", fmt])
+    rows = [u for u in doc.units if u.kind is UnitKind.TABLE_ROW]
+    assert [u.text for u in rows][1] == "阶段：现场审核，时间：5月20日至5月22日，内容：学校核验证件原件。"
+
+
+def test_pdf_page_furniture_is_gone(rendered):
+    lines = [line.text for line in read(rendered["qinghe-admission-plan", "pdf"]).lines]
+    assert not any(t.startswith("—") or t == "青禾区教育局" * 1 and i == 0 for i, t in enumerate(lines))
+    assert "为做好我区2031年义务教育招生入学工作，保障适龄儿童少年依法接受义务教育，结合我区实际，制定本方案。" in lines  # wrapped line joined
+
+
+def test_html_boilerplate_is_gone(rendered):
+    text = "\n".join(line.text for line in read(rendered["qinghe-admission-plan", "html"]).lines)
+    for boilerplate in ("信息公开", "当前位置", "版权所有", "浏览次数", "相关文件"):
+        assert boilerplate not in text
+
+
+def test_docx_auto_numbering_is_written_out(rendered):
+    import docx
+
+    raw = [p.text for p in docx.Document(str(rendered["qinghe-admission-plan", "docx"])).paragraphs]
+    assert "小学招生对象" in raw and "（一）小学招生对象" not in raw  # the label is Word's, not text
+    assert "（一）小学招生对象" in [line.text for line in read(rendered["qinghe-admission-plan", "docx"]).lines]
+
+
+def test_scanned_pdf_has_no_text_layer(tmp_path: Path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 100, style="F")  # an image-only page, as a scanner makes
+    pdf.output(str(tmp_path / "scan.pdf"))
+    with pytest.raises(ParseError, match="no text layer.*OCR is not supported"):
+        parse_file(tmp_path / "scan.pdf")
+
+
+def test_damaged_files_name_the_file(tmp_path: Path):
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    (tmp_path / "empty.html").write_text("<html><body><nav>首页</nav></body></html>", encoding="utf-8")
+    for name in ("broken.docx", "broken.pdf", "empty.html"):
+        with pytest.raises(ParseError, match=name.replace(".", r"\.")):
+            parse_file(tmp_path / name)
+
+
+def test_one_bad_file_never_blocks_the_rest(tmp_path: Path, rendered):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (corpus / "notes.xlsx").write_bytes(b"ignored")
+    for fmt in ("docx", "pdf", "html"):
+        src = rendered["qinghe-management-measures", fmt]
+        (corpus / f"measures-{fmt}{src.suffix}").write_bytes(src.read_bytes())
+    failed: list[str] = []
+    docs = parse_corpus([corpus], on_error=lambda p, e: failed.append(f"{p.name}: {e}"))
+    assert sorted(d.source for d in docs) == ["measures-docx.docx", "measures-html.html", "measures-pdf.pdf"]
+    assert len(failed) == 1 and failed[0].startswith("broken.docx")
+    with zipfile.ZipFile(rendered["qinghe-management-measures", "docx"]) as z:
+        assert "word/document.xml" in z.namelist()
+    with pytest.raises(ParseError, match="none of the 1"):
+        parse_corpus([corpus / "broken.docx"], on_error=lambda p, e: None)
