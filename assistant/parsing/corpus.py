@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import readers
-from .model import Document, ParseError
+from .model import Document, ParseError, Source
 from .readers import SUPPORTED_SUFFIXES
 from .readers.text import source_of
 from .structure import parse_source
@@ -24,6 +24,11 @@ def parse_text(text: str, doc_id: str, source: str = "") -> Document:
 
 def parse_file(path: Path) -> Document:
     """Read a .txt/.md/.docx/.pdf/.html file and parse it; every failure is a ParseError naming the file."""
+    return load(path)[1]
+
+
+def load(path: Path) -> tuple[Source, Document]:
+    """The reader's lines and the parsed document (for coverage and previews)."""
     path = Path(path)
     kind = readers.reader_for(path)
     try:
@@ -36,7 +41,7 @@ def parse_file(path: Path) -> Document:
         raise ParseError(f"{path.name}: not a readable {kind} file ({type(exc).__name__}: {exc})") from exc
     if not any(line.text for line in src.lines):
         raise ParseError(f"{path.name}: no text found in it")
-    return parse_source(src, doc_id=path.stem, source_name=path.name)
+    return src, parse_source(src, doc_id=path.stem, source_name=path.name)
 
 
 def corpus_files(paths: list[Path]) -> list[Path]:
