@@ -198,3 +198,16 @@ def test_documents_round_trip_through_json(outline):
     again = Document.from_json(json.loads(json.dumps(doc.to_json(), ensure_ascii=False)))
     assert again == doc and again.meta == doc.meta and again.warnings == doc.warnings
     assert all(isinstance(u.span, tuple) and isinstance(u.sentences, tuple) for u in again.units)
+
+
+def test_cite_labels_match_the_answering_module_for_the_notice_and_laws(laws_dir: Path):
+    from assistant.answering import cite_label
+
+    for path in (NOTICE, laws_dir / "teachers-law-2009.txt"):
+        doc = parse_file(path)
+        for unit in doc.units:
+            if unit.kind is not UnitKind.HEADING:
+                assert doc.cite_label(unit) == cite_label(doc, unit)
+    plan = parse_file(PLAN)
+    assert plan.cite_label(plan.by_section("三、（二）2.")).endswith("》三、（二）2.「报名人数超过招生计划的，实行电脑随机派位录取，派位过程全程录像并邀请家长代表监督」")
+    assert plan.cite_label(plan.by_section("四、表1第2行")) == "《青禾区2031年义务教育招生入学工作实施方案》四、表1第2行"

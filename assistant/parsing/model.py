@@ -134,6 +134,16 @@ class Document:
             where = unit.title
         return f"《{self.title}》" + " › ".join(p for p in (unit.part, where) if p)
 
+    def cite_label(self, unit: Unit) -> str:
+        """The short citation: 《title》第20条「深化教育综合改革」, 《title》第六条, 《title》三、（二）2.「录取办法」, 《title》总体要求."""
+        if unit.kind is UnitKind.POINT:
+            return f"《{self.title}》第{unit.number}条「{unit.title}」"
+        if unit.kind is UnitKind.ARTICLE:
+            return f"《{self.title}》{unit.label}"
+        if unit.kind in (UnitKind.ITEM, UnitKind.HEADING) and unit.title:
+            return f"《{self.title}》{unit.section}「{unit.title}」"
+        return f"《{self.title}》{unit.section}"
+
     @property
     def numbered(self) -> tuple[Unit, ...]:
         return tuple(u for u in self.units if u.number is not None)
