@@ -105,9 +105,9 @@ class IngestResult:
 
 
 def preview_document(doc: Document, lines_total: int, lines_covered: int) -> Preview:
-    kinds = Counter(u.kind.value for u in doc.units)
-    levels = Counter(u.depth for u in doc.units)
-    items = [u for u in doc.units if u.kind not in (UnitKind.HEADER, UnitKind.PREAMBLE, UnitKind.SIGNOFF)]
+    kinds = Counter(u.kind.value for u in doc.tree)
+    levels = Counter(u.depth for u in doc.tree)
+    items = [u for u in doc.tree if u.kind not in (UnitKind.HEADER, UnitKind.PREAMBLE, UnitKind.SIGNOFF)]
     first = tuple(f"{u.section} {u.title}".strip() if u.title != u.section else u.section for u in items[:_FIRST_ITEMS])
     return Preview(
         doc.doc_id, doc.source, doc.title, doc.issuer, doc.date, doc.doc_number, doc.year,

@@ -40,7 +40,7 @@ def rendered(tmp_path_factory, font) -> dict[tuple[str, str], Path]:
 
 
 def _units(path: Path) -> list[tuple[str, UnitKind, str]]:
-    return [(u.section, u.kind, u.text) for u in parse_file(path).units]
+    return [(u.section, u.kind, u.text) for u in parse_file(path).tree]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -136,8 +136,9 @@ def test_notice_keys_paths_and_chunks_unchanged():
     assert str(doc.ref(doc.units[1])) == "dongli-2020-education-work-points#preamble"
     assert unit_path(doc, point) == "《天津市东丽区2020年教育工作要点》五、以提升保障能力为重点，努力夯实教育可持续发展的基础 › 20、深化教育综合改革"
     assert unit_path(doc, doc.units[0]).endswith("》通知")
-    headings = [u for u in doc.units if u.kind is UnitKind.HEADING]
-    assert [u.section for u in headings] == ["一、", "二、", "三、", "四、", "五、"]
+    headings = list(doc.headings)
+    assert [u.section for u in headings] == ["一、", "二、", "三、", "四、", "五、"] and all(u.kind is UnitKind.HEADING for u in headings)
+    assert [u.kind for u in doc.units].count(UnitKind.POINT) == 30 and len(doc.units) == 32  # the citable units are as before
     keys = {c.unit_key for c in chunk_document(doc)}
     assert not any(str(doc.ref(u)) in keys for u in headings)  # headings are not retrieved
     assert len(keys) == 32  # header, preamble and the 30 points, as before

@@ -105,6 +105,14 @@ class Document:
     doc_number: str = ""  # 发文字号 such as 某教发〔2021〕12号
     date: str = ""  # ISO date from the front matter, the 落款 or the header
     warnings: tuple[str, ...] = ()
+    #: Numbered lines that only title their children (第一章 总则, the notice's 一、… parts). Kept apart from
+    #: ``units`` (what is retrieved and quoted) so a document's citable units stay what they were.
+    headings: tuple[Unit, ...] = ()
+
+    @property
+    def tree(self) -> tuple[Unit, ...]:
+        """Every unit, headings included, in text order."""
+        return tuple(sorted(self.units + self.headings, key=lambda u: u.span))
 
     def unit(self, number: int) -> Unit:
         for u in self.units:
@@ -117,7 +125,7 @@ class Document:
         return UnitRef(self.doc_id, key)
 
     def by_section(self, section: str) -> Unit:
-        for u in self.units:
+        for u in self.units + self.headings:
             if u.section == section:
                 return u
         raise KeyError(f"{self.doc_id} has no unit with section {section!r}")
@@ -152,20 +160,29 @@ class Document:
         """A JSON-ready dict; :meth:`from_json` reads it back into an equal Document."""
         out = dataclasses.asdict(self)
         out["kind"] = self.kind.value
-        out["units"] = [
-            dataclasses.asdict(u) | {"kind": u.kind.value, "sentences": list(u.sentences), "span": list(u.span)} for u in self.units
-        ]
+        out["units"] = [_unit_json(u) for u in self.units]
+        out["headings"] = [_unit_json(u) for u in self.headings]
         out["parts"] = list(self.parts)
         out["warnings"] = list(self.warnings)
         return out
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Document:
-        units = tuple(
-            Unit(**u | {"kind": UnitKind(u["kind"]), "sentences": tuple(u["sentences"]), "span": tuple(u.get("span", (0, 0)))})
-            for u in raw["units"]
-        )
         return cls(
             **raw
-            | {"kind": DocKind(raw["kind"]), "units": units, "parts": tuple(raw["parts"]), "warnings": tuple(raw.get("warnings", ()))}
+            | {
+                "kind": DocKind(raw["kind"]),
+                "units": tuple(_unit_from_json(u) for u in raw["units"]),
+                "headings": tuple(_unit_from_json(u) for u in raw.get("headings", ())),
+                "parts": tuple(raw["parts"]),
+                "warnings": tuple(raw.get("warnings", ())),
+            }
         )
+
+
+def _unit_json(u: Unit) -> dict[str, Any]:
+    return dataclasses.asdict(u) | {"kind": u.kind.value, "sentences": list(u.sentences), "span": list(u.span)}
+
+
+def _unit_from_json(u: dict[str, Any]) -> Unit:
+    return Unit(**u | {"kind": UnitKind(u["kind"]), "sentences": tuple(u["sentences"]), "span": tuple(u.get("span", (0, 0)))})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .front_matter import DATE_LINE, FrontMatter, is_sentence, read_front, year_of
 from .markers import POINT_MARKS, Mark, Role, match_mark
-from .model import DocKind, Document, Line, Source, Unit, UnitKind
+from .model import STRUCTURAL, DocKind, Document, Line, Source, Unit, UnitKind
 from .numerals import split_sentences
 
 
@@ -233,9 +233,11 @@ def parse_source(source: Source, doc_id: str, source_name: str = "") -> Document
     units += body
     year = int(meta["year"]) if meta.get("year", "").isdigit() else year_of(front.title, meta.get("date", ""), front.date)
     kind = DocKind.LAW if any(u.kind is UnitKind.ARTICLE for u in units) else DocKind.NOTICE
+    citable = tuple(u for u in units if u.kind not in STRUCTURAL)
+    headings = tuple(u for u in units if u.kind in STRUCTURAL)
     return Document(
-        doc_id, kind, front.title, front.issuer, year, tuple(units), tuple(parts), front.recipients, dict(meta), source_name,
-        front.doc_number, front.date, tuple(warnings),
+        doc_id, kind, front.title, front.issuer, year, citable, tuple(parts), front.recipients, dict(meta), source_name,
+        front.doc_number, front.date, tuple(warnings), headings,
     )
 
 
@@ -394,10 +396,10 @@ def coverage(doc: Document, lines: Sequence[Line]) -> float:
 
 
 def covered_lines(doc: Document) -> set[int]:
-    return {i for u in doc.units for i in range(*u.span)}
+    return {i for u in doc.tree for i in range(*u.span)}
 
 
 def overlaps(doc: Document) -> list[tuple[Unit, Unit]]:
     """Pairs of units that claim the same source line (there should be none)."""
-    spans = sorted((u for u in doc.units if u.span[1] > u.span[0]), key=lambda u: u.span)
+    spans = [u for u in doc.tree if u.span[1] > u.span[0]]
     return [(a, b) for a, b in itertools.pairwise(spans) if b.span[0] < a.span[1]]
