@@ -69,6 +69,7 @@ def cjk_font(chars: str, out: Path) -> Path:
 # -- docx -------------------------------------------------------------------------------------------
 def to_docx(text: str, out: Path) -> Path:
     import docx
+    from docx.shared import Pt
 
     doc = docx.Document()
     lines = document_lines(text)
@@ -90,7 +91,9 @@ def to_docx(text: str, out: Path) -> Path:
             p = doc.add_paragraph(line.text[m.end():].lstrip())
             numbering.number(p, restart=m.group(1) == "一")
         else:
-            doc.add_paragraph(line.text)
+            p = doc.add_paragraph(line.text)
+            if "。" in line.text:
+                p.paragraph_format.first_line_indent = Pt(24)  # two characters, as official documents indent
         i += 1
     doc.save(str(out))
     return out
@@ -168,7 +171,8 @@ def to_pdf(text: str, out: Path, font: Path, running_header: str = "青禾区教
             pdf.ln(2)
         else:
             pdf.set_font("cjk", size=12)
-            pdf.multi_cell(0, 7, line.text, new_x="LMARGIN", new_y="NEXT")
+            indent = "\u3000\u3000" if "。" in line.text else ""  # body paragraphs start two ideographic spaces in
+            pdf.multi_cell(0, 7, indent + line.text, new_x="LMARGIN", new_y="NEXT")
         i += 1
     pdf.output(str(out))
     return out

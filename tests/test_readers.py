@@ -22,7 +22,7 @@ FORMATS = ("txt", "docx", "pdf", "html")
 
 @pytest.fixture(scope="session")
 def font(tmp_path_factory) -> Path:
-    chars = "".join(sorted({ch for p in DOCUMENTS for ch in p.read_text(encoding="utf-8")} | set("青禾区教育局")))
+    chars = "".join(sorted({ch for p in DOCUMENTS for ch in p.read_text(encoding="utf-8")} | set("青禾区教育局" + WRAPPED_TABLE)))
     return render.cjk_font(chars, tmp_path_factory.mktemp("font") / "cjk-subset.ttf")
 
 
@@ -139,3 +139,23 @@ def test_one_bad_file_never_blocks_the_rest(tmp_path: Path, rendered):
         assert "word/document.xml" in z.namelist()
     with pytest.raises(ParseError, match="none of the 1"):
         parse_corpus([corpus / "broken.docx"], on_error=lambda p, e: None)
+
+
+WRAPPED_TABLE = """测试方案
+一、时间安排
+| 阶段 | 时间 | 内容 |
+| --- | --- | --- |
+| 网上报名阶段的第一轮填报与信息核对工作 | 5月10日至5月16日 | 家长登录平台填报信息，并上传户口簿、房产证明、居住证等材料的照片，逾期不再受理 |
+| 现场审核 | 5月20日 | 学校核验 |
+二、其他
+本方案自发布之日起施行。
+"""
+
+
+def test_pdf_table_cells_that_wrap_stay_in_their_row(tmp_path: Path, font: Path):
+    src = tmp_path / "wrapped.txt"
+    src.write_text(WRAPPED_TABLE, encoding="utf-8")
+    pdf = render.to_pdf(WRAPPED_TABLE, tmp_path / "wrapped.pdf", font)
+    assert _units(pdf) == _units(src)
+    row = parse_file(pdf).by_section("一、表1第1行")
+    assert row.text == "阶段：网上报名阶段的第一轮填报与信息核对工作，时间：5月10日至5月16日，内容：家长登录平台填报信息，并上传户口簿、房产证明、居住证等材料的照片，逾期不再受理。"

@@ -19,7 +19,7 @@ from ..model import Line, ParseError, Source
 SUFFIXES = (".pdf",)
 
 _PAGE_NUMBER = re.compile(r"^[-—–－\s]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*[/／]\s*\d{1,4}|\s*共\s*\d{1,4}\s*页)?[-—–－\s]*$")
-_MARGIN = 0.08  # share of the page height at the top and bottom where headers and footers live
+_MARGIN = 0.06  # share of the page height at the top and bottom where headers and footers live
 _ENDS_PARAGRAPH = tuple("。！？：；!?:;")
 
 
@@ -107,7 +107,7 @@ def _furniture(pages: list[list[_VisualLine]], heights: list[float], body_size: 
             if _MARGIN * height < line.y < (1 - _MARGIN) * height:
                 continue
             repeated = len(pages) > 1 and counts[norm(line.text)] >= max(2, len(pages) // 2)
-            if _PAGE_NUMBER.match(line.text) or repeated or line.size < body_size * 0.85:
+            if _PAGE_NUMBER.match(line.text) or repeated or line.size < body_size * 0.95:
                 out.add((line.page, line.y))
     return out
 
@@ -120,8 +120,11 @@ def read(path: Path) -> Source:
     if not any(pages):
         raise ParseError(f"{Path(path).name}: no text layer (a scanned PDF?); OCR is not supported — use the Word or text original")
     heights = [float(page.mediabox.height) for page in reader.pages]
-    sizes = sorted(line.size for lines in pages for line in lines)
-    furniture = _furniture(pages, heights, sizes[len(sizes) // 2])
+    # The body text size: the size most characters of ordinary (non-table) lines are set in.
+    weights: dict[float, int] = {}
+    for line in (line for lines in pages for line in lines if len(line.cells) == 1):
+        weights[round(line.size, 1)] = weights.get(round(line.size, 1), 0) + len(line.text)
+    furniture = _furniture(pages, heights, max(weights, key=lambda s: weights[s]) if weights else 0.0)
     body = [line for lines in pages for line in lines if (line.page, line.y) not in furniture]
     return Source(tuple(_lines(body)), {}, ())
 
@@ -130,28 +133,19 @@ def _lines(body: list[_VisualLine]) -> list[Line]:
     """Visual lines → logical lines: tables as rows with their header, wrapped paragraphs joined."""
     right_edge = max((v.right for v in body if len(v.cells) == 1), default=0.0)
     out: list[Line] = []
-    header: tuple[str, ...] | None = None
-    previous: _VisualLine | None = None
-    for v in body:
+    i = 0
+    while i < len(body):
+        v = body[i]
         if len(v.cells) > 1:
-            if header is not None and v.cells == header:
-                continue  # the table's header repeated on a new page
-            if header is not None and len(v.cells) < len(header) and out and out[-1].header:
-                out[-1] = _extend_row(out[-1], v, previous)
-            elif header is None:
-                header = v.cells
-                out.append(Line(v.text, v.cells, ()))
-            else:
-                out.append(Line(v.text, v.cells, header))
-            previous = v
+            end = _table_end(body, i)
+            out += _table_rows(body[i:end])
+            i = end
             continue
-        header = None
-        text = v.cells[0]
-        if previous is not None and out and not out[-1].is_table and _wraps(previous, v, right_edge):
-            out[-1] = Line(out[-1].text + text)
+        if i and out and not out[-1].is_table and _wraps(body[i - 1], v, right_edge):
+            out[-1] = Line(out[-1].text + v.cells[0])
         else:
-            out.append(Line(text))
-        previous = v
+            out.append(Line(v.cells[0]))
+        i += 1
     return out
 
 
@@ -161,11 +155,51 @@ def _wraps(previous: _VisualLine, line: _VisualLine, right_edge: float) -> bool:
     return full and not previous.text.endswith(_ENDS_PARAGRAPH) and match_mark(line.text) is None and line.x <= previous.x + previous.size
 
 
-def _extend_row(row: Line, v: _VisualLine, previous: _VisualLine | None) -> Line:
-    """A table cell wrapped onto a second line: add each run to the cell whose column it sits in."""
-    starts = [r.x for r in previous.runs] if previous is not None and len(previous.runs) == len(row.cells) else []
-    cells = list(row.cells)
-    for run in v.runs:
-        col = max((i for i, x in enumerate(starts) if x <= run.x + run.size), default=len(cells) - 1)
-        cells[col] += run.text
-    return Line(" ".join(cells), tuple(cells), row.header)
+def _column(x: float, starts: list[float], size: float) -> int:
+    return max((k for k, s in enumerate(starts) if s <= x + size), default=0)
+
+
+def _table_end(body: list[_VisualLine], start: int) -> int:
+    """Where the table that starts at ``body[start]`` (its header) ends.
+
+    A line stays in the table when it has several cells, or sits in a column right of the first
+    (a wrapped cell), or fits inside the first column close below the line before it.
+    """
+    starts = [r.x for r in body[start].runs]
+    end = start + 1
+    while end < len(body):
+        v, prev = body[end], body[end - 1]
+        near = v.page != prev.page or prev.y - v.y <= 2.2 * v.size
+        if len(v.cells) > 1 or _column(v.x, starts, v.size) > 0:
+            ok = near
+        else:
+            fits = len(starts) < 2 or v.right <= starts[1]
+            ok = near and fits and match_mark(v.text) is None
+        if not ok:
+            break
+        end += 1
+    return end
+
+
+def _table_rows(region: list[_VisualLine]) -> list[Line]:
+    """Group a table's visual lines into rows (a wrapped cell's lines sit closer than rows do) and cells by column."""
+    starts = [r.x for r in region[0].runs]
+    rows: list[list[_VisualLine]] = []
+    for v in region:
+        if rows and v.page == rows[-1][-1].page and rows[-1][-1].y - v.y <= 1.5 * v.size:
+            rows[-1].append(v)
+        else:
+            rows.append([v])
+    out: list[Line] = []
+    header: tuple[str, ...] = ()
+    for row in rows:
+        cells = [""] * len(starts)
+        for v in row:
+            for run in v.runs:
+                cells[_column(run.x, starts, run.size)] += run.text
+        found = tuple(cells)
+        if header and found == header:
+            continue  # the header repeated on a new page
+        out.append(Line(" ".join(c for c in found if c), found, header))
+        header = header or found
+    return out
