@@ -272,7 +272,16 @@ def _add(upload: Upload, corpus_dir: Path, stems: set[str]) -> IngestResult:
 
 def documents(corpus_dir: Path) -> list[Preview]:
     """Every document in the corpus folder with what its parse found (``error`` set for files that fail)."""
-    return [preview(f) for f in _existing(Path(corpus_dir))]
+    return previews([Path(corpus_dir)])
+
+
+def previews(paths: Sequence[Path]) -> list[Preview]:
+    """A preview of every corpus file under ``paths`` (files or folders): the per-file summary of an index build."""
+    try:
+        files = corpus_files([Path(p) for p in paths])
+    except FileNotFoundError:
+        return []
+    return [preview(f) for f in files]
 
 
 def remove(doc_id: str, corpus_dir: Path) -> Path:

@@ -198,3 +198,13 @@ def test_dry_run_copies_nothing(tmp_path: Path, capsys):
     code, out = _run(_cli(tmp_path), ["ingest", "--dry-run", str(PLAN), "--corpus", str(corpus)], capsys)
     assert code == 0 and "qinghe-admission-plan" in out and not list(corpus.iterdir())
     assert io.StringIO(out).readline().startswith("qinghe-admission-plan.txt → ")
+
+
+def test_previews_summarise_a_build(tmp_path: Path):
+    from assistant.ingest import previews
+
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4")
+    found = previews([PLAN, tmp_path])
+    assert [p.source for p in found] == ["broken.pdf", "qinghe-admission-plan.txt"]
+    assert found[0].error and found[1].coverage == 1.0
+    assert previews([tmp_path / "missing"]) == []

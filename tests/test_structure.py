@@ -212,3 +212,17 @@ def test_cite_labels_match_the_answering_module_for_the_notice_and_laws(laws_dir
     plan = parse_file(PLAN)
     assert plan.cite_label(plan.by_section("三、（二）2.")).endswith("》三、（二）2.「报名人数超过招生计划的，实行电脑随机派位录取，派位过程全程录像并邀请家长代表监督」")
     assert plan.cite_label(plan.by_section("四、表1第2行")) == "《青禾区2031年义务教育招生入学工作实施方案》四、表1第2行"
+
+
+@pytest.mark.parametrize(
+    "head,title",
+    [
+        ("某区教育局关于印发\n《某区2031年工作要点》的通知\n各学校：", "某区2031年工作要点"),
+        ("关于贯彻落实《义务教育法》的实施意见\n为了落实，制定本意见。", "关于贯彻落实《义务教育法》的实施意见"),
+        ("某区教育局关于印发2031年工作要点的通知\n各学校：", "2031年工作要点"),
+        ("《某区课后服务管理办法》\n为了规范，制定本办法。", "某区课后服务管理办法"),
+        ("某区教育局关于做好2031年\n义务教育招生工作的通知\n各学校：", "某区教育局关于做好2031年义务教育招生工作的通知"),
+    ],
+)
+def test_titles_from_the_front_lines(head: str, title: str):
+    assert parse_text(head + "\n一、总则\n内容。", "t").title == title

@@ -103,9 +103,10 @@ def read_front(head: list[str], meta: dict[str, str], tail: list[str], fallback:
     cover = _COVER.search(head_text)
     title = meta.get("title") or ""
     if not title:
-        quoted = cover or re.search(r"^[^。]*?《([^》]+)》", "".join(_title_lines(head)))
-        title = quoted.group(1) if quoted else "".join(_title_lines(head)) or fallback
-        title = re.sub(r"^(.{2,40}?)关于印发(.+)的通知$", r"\2", title)
+        # 关于印发《X》的通知 is a cover letter: the document is X. Other 《》 in a title name other texts.
+        title = cover.group(1) if cover else "".join(_title_lines(head)) or fallback
+        title = re.sub(r"^(?:.{2,40}?)?关于印发(.+)的通知$", r"\1", title)
+        title = title[1:-1] if title.startswith("《") and title.endswith("》") and title.count("《") == 1 else title
     issuer = meta.get("issuer") or ""
     if not issuer:
         issuer = _issuer(head) or _signoff_issuer(head) or _signoff_issuer(tail)
