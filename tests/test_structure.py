@@ -226,3 +226,23 @@ def test_cite_labels_match_the_answering_module_for_the_notice_and_laws(laws_dir
 )
 def test_titles_from_the_front_lines(head: str, title: str):
     assert parse_text(head + "\n一、总则\n内容。", "t").title == title
+
+
+_PIECES = st.one_of(
+    st.sampled_from(["第一章 总则", "第二节 招生", "第三条 学校应当公示。", "附件2", "附件：1.报名表", "2.咨询电话", "某区教育局", "2031年4月2日",
+                     "一、总体要求", "（二）报名", "3.网上报名。", "4、工作要点。", "（5）材料；", "⑥ 证明", "为做好工作，制定本方案。", "|",
+                     "| 甲 | 乙 |", "| --- | --- |", "| 1 | 2 |", "", "  ", "# 标题", "青教发〔2031〕7号", "各学校："]),
+    _body,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, max_size=40))
+def test_any_lines_are_covered_exactly_once(pieces):
+    text = "\n".join(pieces)
+    doc = parse_text(text, "any")
+    lines = read_lines(text)
+    assert coverage(doc, lines) == 1.0 and overlaps(doc) == []
+    keys = [u.key for u in doc.tree]
+    assert len(keys) == len(set(keys))
+    assert Document.from_json(json.loads(json.dumps(doc.to_json()))) == doc
