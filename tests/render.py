@@ -41,7 +41,7 @@ def cjk_font(chars: str, out: Path) -> Path:
     options.name_IDs = ["*"]
     options.notdef_outline = True
     subsetter = Subsetter(options)
-    subsetter.populate(text=chars + "".join(chr(c) for c in range(32, 127)) + "—")
+    subsetter.populate(text=chars + "".join(chr(c) for c in range(32, 127)) + "—\u3000")
     subsetter.subset(font)
     glyph_set = font.getGlyphSet()
     glyf = newTable("glyf")
@@ -171,11 +171,28 @@ def to_pdf(text: str, out: Path, font: Path, running_header: str = "青禾区教
             pdf.ln(2)
         else:
             pdf.set_font("cjk", size=12)
-            indent = "\u3000\u3000" if "。" in line.text else ""  # body paragraphs start two ideographic spaces in
-            pdf.multi_cell(0, 7, indent + line.text, new_x="LMARGIN", new_y="NEXT")
+            align = _align(lines, i)
+            indent = "\u3000\u3000" if align == "L" and "。" in line.text else ""  # body paragraphs start two ideographic spaces in
+            # CJK text breaks between any two characters, not at spaces
+            pdf.multi_cell(0, 7, indent + line.text, align=align, new_x="LMARGIN", new_y="NEXT", wrapmode="CHAR")
         i += 1
     pdf.output(str(out))
     return out
+
+
+_DATE_LINE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日$")
+
+
+def _align(lines: list[Line], i: int) -> str:
+    """As bureaus lay out a page: the 落款 right, titles, red headers and table captions centred, the rest left."""
+    text = lines[i].text
+    following = lines[i + 1].text if i + 1 < len(lines) else ""
+    if _DATE_LINE.match(text) or (_DATE_LINE.match(following) and len(text) <= 40 and "。" not in text):
+        return "R"
+    numbered = re.match(r"^([一二三四五六七八九十]+、|（|\(|\d+[.．、]|第.{1,4}[章条节]|附件|[①-⑳])", text)
+    if not numbered and len(text) <= 40 and not re.search(r"[。，；：、]", text):
+        return "C"
+    return "L"
 
 
 # -- html -------------------------------------------------------------------------------------------

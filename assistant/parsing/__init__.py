@@ -8,7 +8,7 @@ builds one numbering tree from them (第X编/章/节, 第X条, 一、 （一） 
 from __future__ import annotations
 
 from .corpus import OnError, corpus_files, parse_corpus, parse_file, parse_text
-from .model import STRUCTURAL, DocKind, Document, Line, ParseError, Source, Unit, UnitKind, UnitRef
+from .model import STRUCTURAL, DocKind, Document, Line, ParseError, Source, Unit, UnitKind, UnitRef, section_covers
 from .numerals import chinese_to_int, int_to_chinese, split_sentences
 from .readers import SUPPORTED_SUFFIXES
 from .structure import coverage, covered_lines, overlaps, parse_source
@@ -35,5 +35,6 @@ __all__ = [
     "parse_file",
     "parse_source",
     "parse_text",
+    "section_covers",
     "split_sentences",
 ]

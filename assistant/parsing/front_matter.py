@@ -97,31 +97,41 @@ def _title_lines(head: list[str]) -> list[str]:
     return out
 
 
+def _red_header(head: list[str]) -> int:
+    """How many lines of red header (issuers, 某某局文件) stand above the 发文字号; 0 when there is none."""
+    for i, line in enumerate(head[:8]):
+        if DOC_NUMBER.search(line) and len(line) <= 40:
+            return i + 1
+    return 0
+
+
 def read_front(head: list[str], meta: dict[str, str], tail: list[str], fallback: str) -> FrontMatter:
     """Title, issuer, 发文字号, date and recipients from the front lines (``head``) and the last lines (``tail``)."""
-    head_text = "".join(head)
-    cover = _COVER.search(head_text)
+    red = _red_header(head)
+    title_lines = _title_lines(head[red:])
+    joined = "".join(title_lines)
+    cover = _COVER.search(joined) or _COVER.search("".join(head))
     title = meta.get("title") or ""
     if not title:
         # 关于印发《X》的通知 is a cover letter: the document is X. Other 《》 in a title name other texts.
-        title = cover.group(1) if cover else "".join(_title_lines(head)) or fallback
-        title = re.sub(r"^(?:.{2,40}?)?关于印发(.+)的通知$", r"\1", title)
+        title = cover.group(1) if cover else joined or fallback
+        title = re.sub(r"^(?:.{2,40}?)?关于(?:印发|转发)(.+)的通知$", r"\1", title)
         title = title[1:-1] if title.startswith("《") and title.endswith("》") and title.count("《") == 1 else title
-    issuer = meta.get("issuer") or ""
-    if not issuer:
-        issuer = _issuer(head) or _signoff_issuer(head) or _signoff_issuer(tail)
+    issuer = meta.get("issuer") or _issuer(title_lines, head[: max(red - 1, 0)]) or _signoff_issuer(head) or _signoff_issuer(tail)
     number = meta.get("doc_number") or next((m.group(0) for line in head if (m := DOC_NUMBER.search(line))), "")
     date = iso_date(meta.get("date", "")) or _signoff_date(head) or _signoff_date(tail)
     recipients = next((line.rstrip("：:") for line in head if line.endswith(("：", ":")) and "附件" not in line and len(line) < 80), "")
-    return FrontMatter(title, issuer, re.sub(r"\s+", "", number), date, recipients, bool(cover) or "通知" in "".join(_title_lines(head)))
+    is_cover = bool(cover) or re.search(r"关于(?:印发|转发)", joined) is not None
+    return FrontMatter(title, issuer, re.sub(r"\s+", "", number), date, recipients, is_cover)
 
 
-def _issuer(head: list[str]) -> str:
-    """The body before 关于 in the title line, or the red header's 某某局文件."""
-    for line in head[:6]:
+def _issuer(title_lines: list[str], red_header: list[str]) -> str:
+    """The body before 关于 in the title, or the red header's issuers (某某局文件, one line per joint issuer)."""
+    for line in title_lines:
         if (m := re.match(r"^(.{2,30}?)关于", line)) and not is_sentence(m.group(1)):
             return m.group(1)
-    return next((line[:-2] for line in head[:3] if line.endswith("文件") and 2 < len(line) <= 32), "")
+    names = [re.sub(r"文件$", "", line).strip() for line in red_header if 2 < len(line) <= 32 and not is_sentence(line)]
+    return "、".join(n for n in names if n)
 
 
 def _signoff_date(lines: list[str]) -> str:

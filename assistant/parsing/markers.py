@@ -84,7 +84,9 @@ def match_mark(line: str) -> Mark | None:
         rest = m.group("rest").strip()
         if rule.role is Role.ATTACHMENT and (len(rest) > 40 or re.search(r"[。；;！？]", rest)):
             continue  # "附件1所列材料须……。" is a sentence, not an attachment heading
-        label = line[: m.start("rest")].rstrip(" \t\u3000") if rest else line.rstrip(" \t\u3000")
+        label = (line[: m.start("rest")] if rest else line).rstrip(" \t\u3000")
+        if rule.role is Role.ATTACHMENT:
+            label = label.rstrip(":：").rstrip(" \t\u3000")  # 附件1：报名表 is labelled 附件1
         try:
             return Mark(rule, _number(m.group("num")), label, rest)
         except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -27,6 +28,20 @@ class UnitKind(str, Enum):
 
 #: Kinds that only name their children: they carry no text of their own to retrieve.
 STRUCTURAL = frozenset({UnitKind.HEADING})
+
+
+def section_covers(cited: str, gold: str) -> bool:
+    """Does a citation of section ``cited`` answer for the gold section ``gold``?
+
+    Yes when it is that section, a unit inside it (四、表1第6行 inside 四、; 5、② inside 5、), or an
+    article that holds the gold list item as its text (第九条 holds 第九条（一）).
+    """
+    if cited == gold:
+        return True
+    if cited.startswith(gold):
+        rest = cited[len(gold):]
+        return not (gold[-1:].isdigit() and rest[:1].isdigit())  # 附件1 does not hold 附件10
+    return gold.startswith(cited) and re.fullmatch(r"第[^条]{1,8}条", cited) is not None
 
 
 class ParseError(ValueError):

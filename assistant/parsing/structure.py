@@ -94,7 +94,7 @@ class _Tree:
             return
         self._add(_Node("paragraph", i, text=[text]))
 
-    def table_line(self, i: int, line: Line) -> None:
+    def table_line(self, i: int, line: Line, caption: str = "") -> None:
         top = self.stack[-1] if self.stack else None
         if top is not None and top.role is Role.ARTICLE:  # an article holds its tables as text
             top.text.append(line.text)
@@ -106,7 +106,9 @@ class _Tree:
                 top.tables += 1
             else:
                 self.root_tables += 1
-            self.table_no, self.row_no = (top.tables if top is not None else self.root_tables), 0
+            numbered = re.match(r"^表\s*(\d{1,3})", caption)  # 表2 青岚区…一览表: the document's own table number
+            self.table_no = int(numbered.group(1)) if numbered else (top.tables if top is not None else self.root_tables)
+            self.row_no = 0
             self.pending_header = (i, line)
             return
         start = self.pending_header[0] if self.pending_header else i
@@ -184,13 +186,15 @@ def _first_mark(lines: Sequence[Line], skip: set[int]) -> int | None:
 def _grow(lines: Sequence[Line], start: int, skip: set[int]) -> _Tree:
     tree = _Tree()
     signoffs = _signoff_lines(lines, start)
+    caption = ""
     for i in range(start, len(lines)):
         line = lines[i]
         if not line.text:
             continue
         if line.is_table:
-            tree.table_line(i, line)
+            tree.table_line(i, line, caption)
             continue
+        caption = line.text
         tree.flush_table()
         if i in signoffs:
             tree.signoff(i, line.text)

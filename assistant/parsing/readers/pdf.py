@@ -29,10 +29,13 @@ class _Run:
     y: float
     size: float
     text: str
+    indented: bool = False  # starts with ideographic (or two plain) spaces: a paragraph's first line
+    lead: float = 0.0  # width of the spaces the run starts with
 
     @property
     def right(self) -> float:
-        return self.x + sum(self.size if ord(ch) > 0x2E7F else self.size * 0.55 for ch in self.text)
+        # CJK fonts set ideographs, CJK punctuation and “”—… a full em wide, Latin letters and digits about half
+        return self.x + self.lead + sum(self.size if ord(ch) >= 0x2000 else self.size * 0.55 for ch in self.text)
 
 
 @dataclass(frozen=True)
@@ -58,17 +61,24 @@ class _VisualLine:
 
 def _runs(page) -> list[_Run]:
     runs: list[_Run] = []
+    indent_at: list[float] = []  # baselines where a whitespace-only run (an indent) was drawn
 
     def visit(text, cm, tm, font_dict, font_size) -> None:
-        if not text.strip():
-            return
         x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]
         y = cm[1] * tm[4] + cm[3] * tm[5] + cm[5]
+        raw = text.replace("\n", "")
+        if not raw.strip():
+            if "\u3000" in raw or len(raw) >= 2:
+                indent_at.append(y)
+            return
         size = (font_size or 1) * math.hypot(tm[0], tm[1]) * math.hypot(cm[0], cm[1])
-        runs.append(_Run(x, y, size or 10.0, text.replace("\n", "").strip()))
+        indented = raw[:1] == "\u3000" or raw[:2] == "  " or any(abs(y - at) < 1 for at in indent_at[-1:])
+        spaces = raw[: len(raw) - len(raw.lstrip())]
+        lead = sum(size if ch == "\u3000" else size * 0.3 for ch in spaces)
+        runs.append(_Run(x, y, size or 10.0, raw.strip(), indented, lead))
 
     page.extract_text(visitor_text=visit)
-    return [r for r in runs if r.text]
+    return runs
 
 
 def _visual_lines(runs: list[_Run], page: int) -> list[_VisualLine]:
@@ -131,7 +141,11 @@ def read(path: Path) -> Source:
 
 def _lines(body: list[_VisualLine]) -> list[Line]:
     """Visual lines → logical lines: tables as rows with their header, wrapped paragraphs joined."""
-    right_edge = max((v.right for v in body if len(v.cells) == 1), default=0.0)
+    # The text block's right edge: a high percentile of line ends, robust to a line whose width is over-estimated.
+    ends = sorted(v.right for v in body if len(v.cells) == 1)
+    right_edge = ends[int(0.9 * (len(ends) - 1))] if ends else 0.0
+    indents = any(v.runs[0].indented for v in body)
+    left_edge = min((v.x for v in body), default=0.0)
     out: list[Line] = []
     i = 0
     while i < len(body):
@@ -141,7 +155,7 @@ def _lines(body: list[_VisualLine]) -> list[Line]:
             out += _table_rows(body[i:end])
             i = end
             continue
-        if i and out and not out[-1].is_table and _wraps(body[i - 1], v, right_edge):
+        if i and out and not out[-1].is_table and _wraps(body[i - 1], v, left_edge, right_edge, indents):
             out[-1] = Line(out[-1].text + v.cells[0])
         else:
             out.append(Line(v.cells[0]))
@@ -149,10 +163,18 @@ def _lines(body: list[_VisualLine]) -> list[Line]:
     return out
 
 
-def _wraps(previous: _VisualLine, line: _VisualLine, right_edge: float) -> bool:
-    """A full-width line that does not end a sentence continues on the next line (or page)."""
-    full = previous.right >= right_edge - 2 * previous.size
-    return full and not previous.text.endswith(_ENDS_PARAGRAPH) and match_mark(line.text) is None and line.x <= previous.x + previous.size
+def _wraps(previous: _VisualLine, line: _VisualLine, left_edge: float, right_edge: float, indents: bool) -> bool:
+    """Does ``line`` continue the paragraph of the full-width line before it (on this page or the last)?
+
+    Where paragraphs start indented, an unindented line after a full line continues it, even after a 。
+    that fell at the line end; without indents, a full line that does not end a sentence continues.
+    """
+    full = previous.right >= right_edge - 2 * previous.size and previous.x <= left_edge + 2 * previous.size
+    if not full or match_mark(line.text) is not None or line.x > left_edge + line.size:
+        return False  # a short, centred or right-aligned line ends its paragraph; the next line starts anew
+    if indents:
+        return not line.runs[0].indented
+    return not previous.text.endswith(_ENDS_PARAGRAPH)
 
 
 def _column(x: float, starts: list[float], size: float) -> int:
@@ -171,7 +193,8 @@ def _table_end(body: list[_VisualLine], start: int) -> int:
         v, prev = body[end], body[end - 1]
         near = v.page != prev.page or prev.y - v.y <= 2.2 * v.size
         if len(v.cells) > 1 or _column(v.x, starts, v.size) > 0:
-            ok = near
+            # each run must start where a column's text starts: a right-aligned 落款 below a table does not
+            ok = near and all(abs(r.x - starts[_column(r.x, starts, r.size)]) <= r.size for r in v.runs)
         else:
             fits = len(starts) < 2 or v.right <= starts[1]
             ok = near and fits and match_mark(v.text) is None
