@@ -246,3 +246,28 @@ def test_any_lines_are_covered_exactly_once(pieces):
     keys = [u.key for u in doc.tree]
     assert len(keys) == len(set(keys))
     assert Document.from_json(json.loads(json.dumps(doc.to_json()))) == doc
+
+
+# Digests of every unit's (kind, number, label, title, part, text, sentences, section) and of the chunk ids,
+# taken from the parser before the numbering tree replaced it: the notice and the laws must not change.
+_BEFORE = [
+    ("dongli-2020-education-work-points", "e2b23d55cb64e5c1", "73f27c7fef22e3a5"),
+    ("compulsory-education-law-2018", "5721137efe1e4558", "6a921275154d9b6d"),
+    ("kindergarten-management-regulations-1989", "d9c8ca3c395876e2", "1c5bc886fe1bc335"),
+    ("minors-protection-law-2020", "a8b8bb93d548929a", "a82cb0285ef07448"),
+    ("private-education-law-implementing-regulations-2021", "627b56b38866ff45", "5eb9d3f86f29f5bb"),
+    ("private-education-promotion-law-2018", "6f9d84a970279ba0", "84f523ef2d9f1aaa"),
+    ("teachers-law-2009", "55344c972f29e199", "d6f7eb3c57c08e2c"),
+]
+
+
+@pytest.mark.parametrize("stem,units_digest,chunks_digest", _BEFORE)
+def test_notice_and_laws_parse_exactly_as_before(laws_dir: Path, stem: str, units_digest: str, chunks_digest: str):
+    import hashlib
+
+    path = NOTICE if stem == NOTICE.stem else laws_dir / f"{stem}.txt"
+    doc = parse_file(path)
+    units = [[u.kind.value, u.number, u.label, u.title, u.part, u.text, list(u.sentences), u.section] for u in doc.units]
+    assert hashlib.sha256(json.dumps(units, ensure_ascii=False).encode()).hexdigest()[:16] == units_digest
+    ids = [c.chunk_id for c in chunk_document(doc)]
+    assert hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16] == chunks_digest
