@@ -193,10 +193,11 @@ def check_upload(path: Path, *, name: str | None = None, max_bytes: int = MAX_BY
         raise UploadError(f"{stored}: its content is not a {suffix} file; rename it to its real type or re-save it")
     if suffix == ".docx":
         _check_zip(path)
-    return Upload(path, stored, size, _sha256(path))
+    return Upload(path, stored, size, file_sha256(path))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The content hash ingest compares files by (the index manifest can keep it per document)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -236,7 +237,7 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | No
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     existing = _existing(corpus_dir)
-    hashes = {_sha256(f): f for f in existing}
+    hashes = {file_sha256(f): f for f in existing}
     stems = {f.stem for f in existing}
     results: list[IngestResult] = []
     for i, raw in enumerate(paths):

@@ -154,6 +154,8 @@ def test_commands_ingest_list_remove_and_keep_the_index_current(tmp_path: Path, 
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     (corpus / NOTICE.name).write_bytes(NOTICE.read_bytes())
+    if not render.NOTO.is_file():
+        pytest.skip(f"{render.NOTO} missing: apt-get install fonts-noto-cjk")
     font = render.cjk_font("".join(sorted(set(MEASURES.read_text(encoding="utf-8")))), tmp_path / "font.ttf")
     pdf = render.to_pdf(MEASURES.read_text(encoding="utf-8"), tmp_path / "measures.pdf", font)
     parser = _cli(tmp_path)

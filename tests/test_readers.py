@@ -23,6 +23,8 @@ FORMATS = ("txt", "docx", "pdf", "html")
 
 @pytest.fixture(scope="session")
 def font(tmp_path_factory) -> Path:
+    if not render.NOTO.is_file():
+        pytest.skip(f"{render.NOTO} missing: apt-get install fonts-noto-cjk")
     chars = "".join(sorted({ch for p in DOCUMENTS for ch in p.read_text(encoding="utf-8")} | set("青禾区教育局" + WRAPPED_TABLE)))
     return render.cjk_font(chars, tmp_path_factory.mktemp("font") / "cjk-subset.ttf")
 
@@ -154,3 +156,19 @@ def test_pdf_table_cells_that_wrap_stay_in_their_row(tmp_path: Path, font: Path)
     assert _units(pdf) == _units(src)
     row = parse_file(pdf).by_section("一、表1第1行")
     assert row.text == "阶段：网上报名阶段的第一轮填报与信息核对工作，时间：5月10日至5月16日，内容：家长登录平台填报信息，并上传户口簿、房产证明、居住证等材料的照片，逾期不再受理。"
+
+
+def test_a_missing_format_library_says_what_to_install(tmp_path: Path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_docx(name, *args, **kwargs):
+        if name == "docx":
+            raise ImportError("No module named 'docx'", name="docx")
+        return real_import(name, *args, **kwargs)
+
+    (tmp_path / "a.docx").write_bytes(b"PK\x03\x04")
+    monkeypatch.setattr(builtins, "__import__", no_docx)
+    with pytest.raises(ParseError, match=r"a\.docx: reading docx files needs docx; install it with: pip install 'policy-qa\[formats\]'"):
+        parse_file(tmp_path / "a.docx")

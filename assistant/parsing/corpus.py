@@ -35,7 +35,9 @@ def load(path: Path) -> tuple[Source, Document]:
         src = readers.read(path)
     except ParseError:
         raise
-    except (OSError, ImportError) as exc:
+    except ImportError as exc:
+        raise ParseError(f"{path.name}: reading {kind} files needs {exc.name}; install it with: pip install 'policy-qa[formats]'") from exc
+    except OSError as exc:
         raise ParseError(f"{path.name}: cannot read it ({exc})") from exc
     except Exception as exc:  # the format libraries raise their own types for damaged files
         raise ParseError(f"{path.name}: not a readable {kind} file ({type(exc).__name__}: {exc})") from exc
