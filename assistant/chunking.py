@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from .parsing import Document, DocKind, Unit, UnitKind
+from .parsing import STRUCTURAL, Document, Unit, UnitRef
 
 
 class Level(str, Enum):
@@ -55,21 +55,24 @@ class Chunk:
     path: str  # 《title》part › 20、point title
     text: str
     sentence: int | None  # index into the unit's sentences; None for the unit itself
+    section: str = ""  # the unit's human label: "20、", "第十二条", "三、（二）2."
+
+    @property
+    def ref(self) -> UnitRef:
+        return UnitRef.parse(self.unit_key)
+
+
+def unit_ref(doc: Document, unit: Unit) -> UnitRef:
+    return doc.ref(unit)
 
 
 def unit_key(doc: Document, unit: Unit) -> str:
-    return f"{doc.doc_id}#{unit.number if unit.number is not None else unit.kind.value}"
+    """The stored form of :func:`unit_ref`: ``"doc_id#20"``, ``"doc_id#preamble"``, ``"doc_id#三、（二）2."``."""
+    return str(doc.ref(unit))
 
 
 def unit_path(doc: Document, unit: Unit) -> str:
-    if unit.kind is UnitKind.POINT:
-        where = f"{unit.label}{unit.title}"
-    elif unit.kind is UnitKind.ARTICLE:
-        where = unit.label
-    else:
-        where = "总体要求" if unit.kind is UnitKind.PREAMBLE else ("通知" if doc.kind is DocKind.NOTICE else "标题")
-    trail = [p for p in (unit.part, where) if p]
-    return f"《{doc.title}》" + " › ".join(trail)
+    return doc.path(unit)
 
 
 def chunk_id(source: str, key: str, text: str) -> str:
@@ -79,6 +82,8 @@ def chunk_id(source: str, key: str, text: str) -> str:
 def chunk_document(doc: Document) -> list[Chunk]:
     chunks: list[Chunk] = []
     for unit in doc.units:
+        if unit.kind in STRUCTURAL:
+            continue  # a heading's words are in its children's part and path; it has no text to quote
         key = unit_key(doc, unit)
         path = unit_path(doc, unit)
         # The unit chunk carries its title so a short title query still lands on it.
@@ -100,6 +105,7 @@ def chunk_document(doc: Document) -> list[Chunk]:
                     path=path,
                     text=text,
                     sentence=idx,
+                    section=unit.section,
                 )
             )
     return chunks

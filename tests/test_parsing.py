@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from assistant.parsing import (
     DocKind,
@@ -108,21 +109,32 @@ def test_front_matter_is_optional_and_lenient():
     assert bare.title == "bare" and len(bare.numbered) == 1
 
 
+def test_unnumbered_text_is_paragraphs_not_an_error():
+    doc = parse_text("只是一段话。\n又一段话。", "x")
+    assert [u.kind for u in doc.units] == [UnitKind.PARAGRAPH, UnitKind.PARAGRAPH]
+    assert [u.section for u in doc.units] == ["第1段", "第2段"]
+    assert any("no numbered lines" in w for w in doc.warnings)
+
+
 def test_errors_name_the_problem(tmp_path: Path):
-    with pytest.raises(ParseError, match="neither numbered work points"):
-        parse_text("只是一段话。", "x")
     with pytest.raises(ParseError, match="never closed"):
         parse_text("---\ntitle: x\n第一条 内容。", "x")
-    bad = tmp_path / "gbk.txt"
-    bad.write_bytes("第一条 内容。".encode("gbk"))
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("第一条 内容。".encode("gbk"))
+    doc = parse_file(gbk)  # read, with a warning saying how it was read
+    assert doc.unit(1).text == "内容。" and any("GB18030" in w for w in doc.warnings)
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(128, 256)) * 4)
     with pytest.raises(ParseError, match="not UTF-8"):
-        parse_file(bad)
+        parse_file(binary)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "same.txt").write_text("1、甲。", encoding="utf-8")
     (tmp_path / "b" / "same.txt").write_text("1、乙。", encoding="utf-8")
-    with pytest.raises(ParseError, match="share the name"):
-        parse_corpus([tmp_path / "a", tmp_path / "b"])
+    failed: list[tuple[Path, Exception]] = []
+    docs = parse_corpus([tmp_path / "a", tmp_path / "b"], on_error=lambda p, e: failed.append((p, e)))
+    assert len(docs) == 1 and len(failed) == 1
+    assert failed[0][0].name == "same.txt" and "same name" in str(failed[0][1])
     with pytest.raises(FileNotFoundError, match="does not exist"):
         parse_corpus([tmp_path / "missing"])
 

@@ -1,0 +1,94 @@
+"""The numbering marks of Chinese official documents, as data: one row per mark.
+
+Headings (第X编/部分/章/节) have a fixed rank; a 第X条 article holds every line
+below it; 附件 starts a new top level; list marks (一、 （一） 1、 1. （1） ①) nest
+in the order a document first uses them, so 一、/（一）/1./（1） and
+第一章/第一条/（一） both come out as trees.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from .numerals import CN_NUM, chinese_to_int
+
+_CN_SMALL = "一二三四五六七八九十"
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+class Role(str, Enum):
+    HEADING = "heading"  # 第X编/部分/章/节: titles only, fixed rank
+    ARTICLE = "article"  # 第X条: a leaf that holds all lines below it
+    ATTACHMENT = "attachment"  # 附件1 / 附表: a new top level
+    LIST = "list"  # 一、 （一） 1、 1. （1） ①: nests by first use
+
+
+@dataclass(frozen=True)
+class MarkRule:
+    name: str
+    role: Role
+    pattern: re.Pattern[str]  # group "num" is the number, group "rest" the text after the mark
+    rank: int = 0  # headings only: 编/部分 0, 章 1, 节 2
+    example: str = ""  # a line the rule must match (tested)
+
+
+def _rule(name: str, role: Role, pattern: str, example: str, rank: int = 0) -> MarkRule:
+    return MarkRule(name, role, re.compile(pattern), rank, example)
+
+
+_SP = r"[\s\u3000]*"
+
+#: Order matters: the first rule that matches a line wins.
+RULES: tuple[MarkRule, ...] = (
+    _rule("bian", Role.HEADING, rf"^第(?P<num>[{CN_NUM}\d]+)(?:编|部分){_SP}(?P<rest>.*)$", "第一编 总则", 0),
+    _rule("zhang", Role.HEADING, rf"^第(?P<num>[{CN_NUM}\d]+)章{_SP}(?P<rest>.*)$", "第二章　招生", 1),
+    _rule("jie", Role.HEADING, rf"^第(?P<num>[{CN_NUM}\d]+)节{_SP}(?P<rest>.*)$", "第一节 一般规定", 2),
+    _rule("tiao", Role.ARTICLE, rf"^第(?P<num>[{CN_NUM}\d]+)条(?:之[{CN_NUM}]+)?{_SP}(?P<rest>.*)$", "第十二条 学校应当……"),
+    _rule("fujian", Role.ATTACHMENT, rf"^附[件表]{_SP}(?P<num>[\d{_CN_SMALL}]{{0,3}}){_SP}[:：]?{_SP}(?P<rest>.*)$", "附件1：报名材料清单"),
+    _rule("cn_dun", Role.LIST, rf"^(?P<num>[{_CN_SMALL}]{{1,3}})、{_SP}(?P<rest>.*)$", "一、招生原则"),
+    _rule("cn_paren", Role.LIST, rf"^[（(](?P<num>[{_CN_SMALL}]{{1,3}})[）)]{_SP}(?P<rest>.*)$", "（二）报名时间"),
+    _rule("ar_paren", Role.LIST, rf"^[（(](?P<num>\d{{1,2}})[）)]{_SP}(?P<rest>.*)$", "（1）户口簿"),
+    _rule("ar_dun", Role.LIST, rf"^(?P<num>\d{{1,3}})、{_SP}(?P<rest>.*)$", "20、深化教育综合改革。"),
+    _rule("ar_dot", Role.LIST, rf"^(?P<num>\d{{1,3}})[.．](?!\d){_SP}(?P<rest>.*)$", "2. 网上报名"),
+    _rule("circled", Role.LIST, rf"^(?P<num>[{_CIRCLED}]){_SP}(?P<rest>.*)$", "②居住证"),
+)
+
+#: List marks whose numbers can be a document-wide work point number (the notice's 1、…30、).
+POINT_MARKS = frozenset({"ar_dun", "ar_dot"})
+
+
+@dataclass(frozen=True)
+class Mark:
+    rule: MarkRule
+    number: int
+    label: str  # the mark exactly as written: "（二）", "2.", "第六条", "附件1"
+    rest: str  # the line's text after the mark
+
+
+def _number(raw: str) -> int:
+    if not raw:
+        return 0
+    if raw in _CIRCLED:
+        return _CIRCLED.index(raw) + 1
+    return chinese_to_int(raw)
+
+
+def match_mark(line: str) -> Mark | None:
+    """The numbering mark a line starts with, or None."""
+    for rule in RULES:
+        m = rule.pattern.match(line)
+        if m is None:
+            continue
+        rest = m.group("rest").strip()
+        if rule.role is Role.ATTACHMENT and (len(rest) > 40 or re.search(r"[。；;！？]", rest)):
+            continue  # "附件1所列材料须……。" is a sentence, not an attachment heading
+        label = (line[: m.start("rest")] if rest else line).rstrip(" \t\u3000")
+        if rule.role is Role.ATTACHMENT:
+            label = label.rstrip(":：").rstrip(" \t\u3000")  # 附件1：报名表 is labelled 附件1
+        try:
+            return Mark(rule, _number(m.group("num")), label, rest)
+        except ValueError:
+            continue
+    return None

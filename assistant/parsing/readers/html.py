@@ -1,0 +1,67 @@
+"""Web pages through trafilatura: the main text only (navigation, breadcrumbs, footers and side bars dropped), tables kept as rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..model import Line, ParseError, Source
+from .text import clean
+
+SUFFIXES = (".html", ".htm")
+
+
+def _text(element: Any) -> list[str]:
+    """An element's text split at its <lb/> line breaks."""
+    parts = [element.text or ""]
+    for child in element:
+        parts.append(("\n" if child.tag == "lb" else "") + "".join(child.itertext()) + (child.tail or ""))
+    return [s for s in (clean(t) for t in "".join(parts).split("\n")) if s]
+
+
+def _table(table: Any) -> list[Line]:
+    out: list[Line] = []
+    header: tuple[str, ...] = ()
+    for row in table.iter("row"):
+        cells = tuple(" ".join(_text(cell)) for cell in row.iter("cell"))
+        if not any(cells):
+            continue
+        if not header:
+            header = cells
+            out.append(Line(" ".join(c for c in cells if c), cells, ()))
+        else:
+            out.append(Line(" ".join(c for c in cells if c), cells, header))
+    return out
+
+
+def _lines(main: Any) -> list[Line]:
+    out: list[Line] = []
+    for element in main:
+        if element.tag == "table":
+            out += _table(element)
+        elif element.tag == "list":
+            for item in element.iter("item"):
+                out += [Line(t) for t in _text(item)]
+        else:  # p, head, quote, code …
+            out += [Line(t) for t in _text(element)]
+    return out
+
+
+def read(path: Path) -> Source:
+    import trafilatura
+    from lxml import etree
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    # A short notice is still a whole document: below this size trafilatura would fall back to a flat
+    # whole-page text that keeps the page's boilerplate and loses the paragraph breaks.
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    raw = Path(path).read_bytes()
+    xml = trafilatura.extract(
+        raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, config=config
+    )
+    if not xml:
+        raise ParseError(f"{Path(path).name}: no main text found in the page; save the policy text itself as .txt or .docx")
+    root = etree.fromstring(xml.encode("utf-8"))
+    main = root.find("main")
+    return Source(tuple(_lines(main if main is not None else root)), {}, ())

@@ -1,0 +1,174 @@
+"""Every format reads to the same units: each test document rendered to .docx, .pdf and .html in tmp_path."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from assistant.parsing import ParseError, UnitKind, coverage, overlaps, parse_corpus, parse_file, section_covers
+from assistant.parsing.readers import read
+
+from . import render
+
+DATA = Path(__file__).parent / "data"
+FICTION = sorted((DATA / "fiction").glob("*.txt"))
+DOCUMENTS = sorted((DATA / "layouts").glob("*.txt")) + FICTION
+TUNE_SECTIONS = DATA / "fiction" / "tune_sections.json"
+FORMATS = ("txt", "docx", "pdf", "html")
+
+
+@pytest.fixture(scope="session")
+def font(tmp_path_factory) -> Path:
+    if not render.NOTO.is_file():
+        pytest.skip(f"{render.NOTO} missing: apt-get install fonts-noto-cjk")
+    chars = "".join(sorted({ch for p in DOCUMENTS for ch in p.read_text(encoding="utf-8")} | set("青禾区教育局" + WRAPPED_TABLE)))
+    return render.cjk_font(chars, tmp_path_factory.mktemp("font") / "cjk-subset.ttf")
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory, font) -> dict[tuple[str, str], Path]:
+    out: dict[tuple[str, str], Path] = {}
+    folder = tmp_path_factory.mktemp("rendered")
+    for path in DOCUMENTS:
+        text = path.read_text(encoding="utf-8")
+        out[path.stem, "txt"] = path
+        out[path.stem, "docx"] = render.to_docx(text, folder / f"{path.stem}.docx")
+        out[path.stem, "pdf"] = render.to_pdf(text, folder / f"{path.stem}.pdf", font)
+        out[path.stem, "html"] = render.to_html(text, folder / f"{path.stem}.html")
+    return out
+
+
+def _units(path: Path) -> list[tuple[str, UnitKind, str]]:
+    # Runs of spaces inside a line are layout, which HTML and PDF do not keep.
+    return [(u.section, u.kind, re.sub(r"[ \u3000]+", " ", u.text)) for u in parse_file(path).tree]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: p.stem)
+def test_every_format_parses_like_the_text(rendered, doc: Path, fmt: str):
+    path = rendered[doc.stem, fmt]
+    parsed = parse_file(path)
+    assert coverage(parsed, read(path).lines) == 1.0 and overlaps(parsed) == []
+    assert _units(path) == _units(doc)
+    base = parse_file(doc)
+    assert (parsed.title, parsed.issuer, parsed.doc_number, parsed.date) == (base.title, base.issuer, base.doc_number, base.date)
+
+
+def _tune_sections() -> list[tuple[str, str]]:
+    if not TUNE_SECTIONS.is_file():
+        return []
+    return [(doc, section) for doc, section in json.loads(TUNE_SECTIONS.read_text(encoding="utf-8"))["sections"]]
+
+
+@pytest.mark.skipif(not TUNE_SECTIONS.is_file(), reason="fiction documents not copied in yet")
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("doc_id,section", _tune_sections() or [("", "")])
+def test_tuned_sections_exist_in_every_format(rendered, doc_id: str, section: str, fmt: str):
+    """Each gold section of the tuning questions is a unit, or holds units (a heading over table rows), or is held by an article."""
+    doc = parse_file(rendered[doc_id, fmt])
+    assert any(section_covers(u.section, section) for u in doc.units), [u.section for u in doc.tree]
+
+
+@pytest.mark.parametrize("fmt", ("docx", "pdf", "html"))
+def test_tables_are_rows_with_their_header(rendered, fmt: str):
+    doc = parse_file(rendered["qinghe-admission-plan", fmt])
+    rows = [u for u in doc.units if u.kind is UnitKind.TABLE_ROW]
+    assert [u.text for u in rows][1] == "阶段：现场审核，时间：5月20日至5月22日，内容：学校核验证件原件。"
+
+
+def test_pdf_page_furniture_is_gone(rendered):
+    lines = [line.text for line in read(rendered["qinghe-admission-plan", "pdf"]).lines]
+    assert not any(t.startswith("—") or t == "青禾区教育局" * 1 and i == 0 for i, t in enumerate(lines))
+    assert "为做好我区2031年义务教育招生入学工作，保障适龄儿童少年依法接受义务教育，结合我区实际，制定本方案。" in lines  # wrapped line joined
+
+
+def test_html_boilerplate_is_gone(rendered):
+    text = "\n".join(line.text for line in read(rendered["qinghe-admission-plan", "html"]).lines)
+    for boilerplate in ("信息公开", "当前位置", "版权所有", "浏览次数", "相关文件"):
+        assert boilerplate not in text
+
+
+def test_docx_auto_numbering_is_written_out(rendered):
+    import docx
+
+    raw = [p.text for p in docx.Document(str(rendered["qinghe-admission-plan", "docx"])).paragraphs]
+    assert "小学招生对象" in raw and "（一）小学招生对象" not in raw  # the label is Word's, not text
+    assert "（一）小学招生对象" in [line.text for line in read(rendered["qinghe-admission-plan", "docx"]).lines]
+
+
+def test_scanned_pdf_has_no_text_layer(tmp_path: Path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 100, style="F")  # an image-only page, as a scanner makes
+    pdf.output(str(tmp_path / "scan.pdf"))
+    with pytest.raises(ParseError, match="no text layer.*OCR is not supported"):
+        parse_file(tmp_path / "scan.pdf")
+
+
+def test_damaged_files_name_the_file(tmp_path: Path):
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    (tmp_path / "empty.html").write_text("<html><body><nav>首页</nav></body></html>", encoding="utf-8")
+    for name in ("broken.docx", "broken.pdf", "empty.html"):
+        with pytest.raises(ParseError, match=name.replace(".", r"\.")):
+            parse_file(tmp_path / name)
+
+
+def test_one_bad_file_never_blocks_the_rest(tmp_path: Path, rendered):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (corpus / "notes.xlsx").write_bytes(b"ignored")
+    for fmt in ("docx", "pdf", "html"):
+        src = rendered["qinghe-management-measures", fmt]
+        (corpus / f"measures-{fmt}{src.suffix}").write_bytes(src.read_bytes())
+    failed: list[str] = []
+    docs = parse_corpus([corpus], on_error=lambda p, e: failed.append(f"{p.name}: {e}"))
+    assert sorted(d.source for d in docs) == ["measures-docx.docx", "measures-html.html", "measures-pdf.pdf"]
+    assert len(failed) == 1 and failed[0].startswith("broken.docx")
+    with zipfile.ZipFile(rendered["qinghe-management-measures", "docx"]) as z:
+        assert "word/document.xml" in z.namelist()
+    with pytest.raises(ParseError, match="none of the 1"):
+        parse_corpus([corpus / "broken.docx"], on_error=lambda p, e: None)
+
+
+WRAPPED_TABLE = """测试方案
+一、时间安排
+| 阶段 | 时间 | 内容 |
+| --- | --- | --- |
+| 网上报名阶段的第一轮填报与信息核对工作 | 5月10日至5月16日 | 家长登录平台填报信息，并上传户口簿、房产证明、居住证等材料的照片，逾期不再受理 |
+| 现场审核 | 5月20日 | 学校核验 |
+二、其他
+本方案自发布之日起施行。
+"""
+
+
+def test_pdf_table_cells_that_wrap_stay_in_their_row(tmp_path: Path, font: Path):
+    src = tmp_path / "wrapped.txt"
+    src.write_text(WRAPPED_TABLE, encoding="utf-8")
+    pdf = render.to_pdf(WRAPPED_TABLE, tmp_path / "wrapped.pdf", font)
+    assert _units(pdf) == _units(src)
+    row = parse_file(pdf).by_section("一、表1第1行")
+    assert row.text == "阶段：网上报名阶段的第一轮填报与信息核对工作，时间：5月10日至5月16日，内容：家长登录平台填报信息，并上传户口簿、房产证明、居住证等材料的照片，逾期不再受理。"
+
+
+def test_a_missing_format_library_says_what_to_install(tmp_path: Path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_docx(name, *args, **kwargs):
+        if name == "docx":
+            raise ImportError("No module named 'docx'", name="docx")
+        return real_import(name, *args, **kwargs)
+
+    (tmp_path / "a.docx").write_bytes(b"PK\x03\x04")
+    monkeypatch.setattr(builtins, "__import__", no_docx)
+    with pytest.raises(ParseError, match=r"a\.docx: reading docx files needs docx; install it with: pip install 'policy-qa\[formats\]'"):
+        parse_file(tmp_path / "a.docx")

@@ -1,0 +1,273 @@
+"""The one numbering tree: marks, sections, coverage, front matter, references and chunk keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assistant.chunking import chunk_document, unit_key, unit_path
+from assistant.parsing import DocKind, Document, UnitKind, UnitRef, coverage, int_to_chinese, overlaps, parse_file, parse_text
+from assistant.parsing.front_matter import iso_date
+from assistant.parsing.markers import RULES, match_mark
+from assistant.parsing.readers import read
+
+from .conftest import NOTICE
+
+LAYOUTS = Path(__file__).parent / "data" / "layouts"
+PLAN = LAYOUTS / "qinghe-admission-plan.txt"
+MEASURES = LAYOUTS / "qinghe-management-measures.txt"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
+def test_every_mark_rule_matches_its_example(rule):
+    mark = match_mark(rule.example)
+    assert mark is not None and mark.rule is rule
+    assert rule.example.startswith(mark.label) and mark.number >= 1
+
+
+@pytest.mark.parametrize("line", ["2020年全区教育工作总体要求是：", "1.5倍的招生计划", "附件1所列材料须在报名时提交。", "第一百条款", "一二年级"])
+def test_lines_that_only_look_numbered(line):
+    mark = match_mark(line)
+    assert mark is None or mark.rule.name == "tiao" and line == "第一百条款" and mark.rest == "款"
+
+
+def _all_documents(laws_dir: Path) -> list[Path]:
+    return [NOTICE, PLAN, MEASURES, *sorted(laws_dir.glob("*.txt"))]
+
+
+def test_every_line_in_exactly_one_unit(laws_dir: Path):
+    for path in _all_documents(laws_dir):
+        doc = parse_file(path)
+        assert coverage(doc, read(path).lines) == 1.0, path.name
+        assert overlaps(doc) == [], path.name
+
+
+def test_admission_plan_tree():
+    doc = parse_file(PLAN)
+    assert doc.kind is DocKind.NOTICE
+    assert (doc.title, doc.issuer, doc.doc_number, doc.date, doc.year) == (
+        "青禾区2031年义务教育招生入学工作实施方案", "青禾区教育局", "青教发〔2031〕7号", "2031-04-02", 2031)
+    assert doc.recipients == "各中小学、各街镇教育办"
+    item = doc.by_section("三、（二）2.")
+    assert item.kind is UnitKind.ITEM and item.number is None and "电脑随机派位" in item.text
+    assert item.part == "三、报名与录取 › （二）录取办法"
+    assert doc.by_section("三、（一）1.（2）").depth == 3
+    assert doc.by_section("二、").kind is UnitKind.HEADING
+    assert doc.by_section("一、").kind is UnitKind.ITEM  # a heading with a paragraph of its own is quotable
+    assert doc.by_section("附件1 ②").text == "房产证明或租赁备案证明；"
+    # 1. restarts under every （一）: none of them is a work point
+    assert not doc.numbered
+    keys = [u.key for u in doc.units]
+    assert len(keys) == len(set(keys))
+
+
+def test_table_rows_carry_their_header():
+    doc = parse_file(PLAN)
+    rows = [u for u in doc.units if u.kind is UnitKind.TABLE_ROW]
+    assert [u.section for u in rows] == ["四、表1第1行", "四、表1第2行", "四、表1第3行"]
+    assert rows[2].text == "阶段：随机派位，时间：6月5日，内容：区招生办统一派位。"
+    assert rows[0].part == "四、时间安排" and rows[0].title == "阶段：随机派位".replace("随机派位", "网上报名")
+
+
+def test_measures_articles_hold_their_lists():
+    doc = parse_file(MEASURES)
+    assert doc.kind is DocKind.LAW and [u.number for u in doc.numbered] == [1, 2, 3, 4, 5]
+    art3 = doc.unit(3)
+    assert art3.section == "第三条" and art3.part == "第二章 服务内容"
+    assert art3.text.splitlines()[1:] == ["（一）作业辅导；", "（二）兴趣小组活动；", "（三）体育锻炼。"]
+    assert doc.parts == ("第一章 总则", "第二章 服务内容", "第三章 附则")
+
+
+WORK_POINTS = """东丽新区教育局文件
+东新教发〔2032〕3号
+东丽新区教育局关于印发2032年教育工作要点的通知
+各学校：
+现将2032年教育工作要点印发给你们，请认真贯彻落实。
+一、加强党的建设
+（一）强化理论学习。全年组织专题学习不少于12次。
+（二）压实主体责任。
+二、办好人民满意的教育
+（一）扩大学位供给。新建小学2所，新增学位1800个。
+东丽新区教育局
+2032年2月20日
+"""
+
+
+def test_work_points_numbered_in_parens_with_signoff():
+    doc = parse_text(WORK_POINTS, "work-points")
+    assert doc.doc_number == "东新教发〔2032〕3号" and doc.date == "2032-02-20" and doc.issuer == "东丽新区教育局"
+    assert doc.title == "2032年教育工作要点" and doc.year == 2032
+    assert [u.section for u in doc.units if u.kind is UnitKind.ITEM] == ["一、（一）", "一、（二）", "二、（一）"]
+    assert doc.by_section("二、（一）").text == "扩大学位供给。新建小学2所，新增学位1800个。"
+    signoff = doc.units[-1]
+    assert signoff.kind is UnitKind.SIGNOFF and signoff.text == "东丽新区教育局\n2032年2月20日"
+    assert coverage(doc, read_lines(WORK_POINTS)) == 1.0
+
+
+def read_lines(text: str):
+    from assistant.parsing.readers.text import source_of
+
+    return source_of(text).lines
+
+
+def test_no_numbering_at_all_is_paragraphs():
+    text = "家长告知书\n请于5月10日前完成报名。\n逾期不再受理。\n| 学校 | 电话 |\n| --- | --- |\n| 一小 | 5550001 |\n"
+    doc = parse_text(text, "letter")
+    assert [u.kind for u in doc.units] == [UnitKind.HEADER, UnitKind.PARAGRAPH, UnitKind.PARAGRAPH, UnitKind.TABLE_ROW]
+    assert doc.title == "家长告知书" and doc.units[-1].text == "学校：一小，电话：5550001。"
+    assert coverage(doc, read_lines(text)) == 1.0
+
+
+@pytest.mark.parametrize(
+    "text,iso", [("2031年4月2日", "2031-04-02"), ("二〇三一年四月二十日", "2031-04-20"), ("date: 2021-4-7", "2021-04-07"), ("无日期", "")]
+)
+def test_iso_dates(text: str, iso: str):
+    assert iso_date(text) == iso
+
+
+def test_notice_keys_paths_and_chunks_unchanged():
+    doc = parse_file(NOTICE)
+    point = doc.unit(20)
+    assert unit_key(doc, point) == "dongli-2020-education-work-points#20" and point.section == "20、"
+    assert str(doc.ref(doc.units[1])) == "dongli-2020-education-work-points#preamble"
+    assert unit_path(doc, point) == "《天津市东丽区2020年教育工作要点》五、以提升保障能力为重点，努力夯实教育可持续发展的基础 › 20、深化教育综合改革"
+    assert unit_path(doc, doc.units[0]).endswith("》通知")
+    headings = list(doc.headings)
+    assert [u.section for u in headings] == ["一、", "二、", "三、", "四、", "五、"] and all(u.kind is UnitKind.HEADING for u in headings)
+    assert [u.kind for u in doc.units].count(UnitKind.POINT) == 30 and len(doc.units) == 32  # the citable units are as before
+    keys = {c.unit_key for c in chunk_document(doc)}
+    assert not any(str(doc.ref(u)) in keys for u in headings)  # headings are not retrieved
+    assert len(keys) == 32  # header, preamble and the 30 points, as before
+
+
+def test_unit_ref_round_trips():
+    ref = UnitRef("doc-a", "三、（二）2.")
+    assert UnitRef.parse(str(ref)) == ref and str(ref) == "doc-a#三、（二）2."
+    with pytest.raises(ValueError, match="doc_id#key"):
+        UnitRef.parse("no-hash")
+
+
+_labels = st.sampled_from(["cn_dun", "cn_paren", "ar_dot", "ar_paren"])
+_body = st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x4FFF), min_size=1, max_size=10)
+_FORMS = {
+    "cn_dun": lambda n: f"{int_to_chinese(n)}、",
+    "cn_paren": lambda n: f"（{int_to_chinese(n)}）",
+    "ar_dot": lambda n: f"{n}.",
+    "ar_paren": lambda n: f"（{n}）",
+}
+_ORDER = ["cn_dun", "cn_paren", "ar_dot", "ar_paren"]
+
+
+@st.composite
+def _outline(draw) -> list[tuple[int, str]]:
+    """A random well-formed outline: (depth, body) pairs where depth grows by at most one."""
+    items = [(0, draw(_body))]
+    for _ in range(draw(st.integers(0, 14))):
+        depth = draw(st.integers(0, min(items[-1][0] + 1, 3)))
+        items.append((depth, draw(_body)))
+    return items
+
+
+@settings(max_examples=60, deadline=None)
+@given(_outline())
+def test_generated_outlines_get_their_sections(outline):
+    counters = [0, 0, 0, 0]
+    lines, expected = ["某区某方案", "为做好工作，制定本方案。"], []
+    for depth, body in outline:
+        counters[depth] += 1
+        counters[depth + 1:] = [0] * (3 - depth)
+        labels = [_FORMS[_ORDER[d]](counters[d]) for d in range(depth + 1)]
+        lines.append(f"{labels[-1]}{body}。")
+        expected.append(("".join(labels), body + "。"))
+    doc = parse_text("\n".join(lines), "gen")
+    assert coverage(doc, read_lines("\n".join(lines))) == 1.0 and overlaps(doc) == []
+    got = [(u.section, u.text) for u in doc.units if u.kind in (UnitKind.ITEM, UnitKind.POINT)]
+    # a top-level 一、 whose text ends in 。 always has content of its own, so every line is an ITEM or a POINT
+    assert [s for s, _ in got] == [s if not doc.by_section(s).number else doc.by_section(s).label for s, _ in expected]
+    assert [t for _, t in got] == [t for _, t in expected]
+
+
+@settings(max_examples=40, deadline=None)
+@given(_outline())
+def test_documents_round_trip_through_json(outline):
+    text = "青教发〔2031〕7号\n某区方案\n" + "\n".join(f"{_FORMS[_ORDER[d]](i + 1)}{b}。" for i, (d, b) in enumerate(outline)) + "\n某区教育局\n2031年4月2日"
+    doc = parse_text(text, "rt", "rt.txt")
+    again = Document.from_json(json.loads(json.dumps(doc.to_json(), ensure_ascii=False)))
+    assert again == doc and again.meta == doc.meta and again.warnings == doc.warnings
+    assert all(isinstance(u.span, tuple) and isinstance(u.sentences, tuple) for u in again.units)
+
+
+def test_cite_labels_match_the_answering_module_for_the_notice_and_laws(laws_dir: Path):
+    from assistant.answering import cite_label
+
+    for path in (NOTICE, laws_dir / "teachers-law-2009.txt"):
+        doc = parse_file(path)
+        for unit in doc.units:
+            if unit.kind is not UnitKind.HEADING:
+                assert doc.cite_label(unit) == cite_label(doc, unit)
+    plan = parse_file(PLAN)
+    assert plan.cite_label(plan.by_section("三、（二）2.")).endswith("》三、（二）2.「报名人数超过招生计划的，实行电脑随机派位录取，派位过程全程录像并邀请家长代表监督」")
+    assert plan.cite_label(plan.by_section("四、表1第2行")) == "《青禾区2031年义务教育招生入学工作实施方案》四、表1第2行"
+
+
+@pytest.mark.parametrize(
+    "head,title",
+    [
+        ("某区教育局关于印发\n《某区2031年工作要点》的通知\n各学校：", "某区2031年工作要点"),
+        ("关于贯彻落实《义务教育法》的实施意见\n为了落实，制定本意见。", "关于贯彻落实《义务教育法》的实施意见"),
+        ("某区教育局关于印发2031年工作要点的通知\n各学校：", "2031年工作要点"),
+        ("《某区课后服务管理办法》\n为了规范，制定本办法。", "某区课后服务管理办法"),
+        ("某区教育局关于做好2031年\n义务教育招生工作的通知\n各学校：", "某区教育局关于做好2031年义务教育招生工作的通知"),
+    ],
+)
+def test_titles_from_the_front_lines(head: str, title: str):
+    assert parse_text(head + "\n一、总则\n内容。", "t").title == title
+
+
+_PIECES = st.one_of(
+    st.sampled_from(["第一章 总则", "第二节 招生", "第三条 学校应当公示。", "附件2", "附件：1.报名表", "2.咨询电话", "某区教育局", "2031年4月2日",
+                     "一、总体要求", "（二）报名", "3.网上报名。", "4、工作要点。", "（5）材料；", "⑥ 证明", "为做好工作，制定本方案。", "|",
+                     "| 甲 | 乙 |", "| --- | --- |", "| 1 | 2 |", "", "  ", "# 标题", "青教发〔2031〕7号", "各学校："]),
+    _body,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, max_size=40))
+def test_any_lines_are_covered_exactly_once(pieces):
+    text = "\n".join(pieces)
+    doc = parse_text(text, "any")
+    lines = read_lines(text)
+    assert coverage(doc, lines) == 1.0 and overlaps(doc) == []
+    keys = [u.key for u in doc.tree]
+    assert len(keys) == len(set(keys))
+    assert Document.from_json(json.loads(json.dumps(doc.to_json()))) == doc
+
+
+# Digests of every unit's (kind, number, label, title, part, text, sentences, section) and of the chunk ids,
+# taken from the parser before the numbering tree replaced it: the notice and the laws must not change.
+_BEFORE = [
+    ("dongli-2020-education-work-points", "e2b23d55cb64e5c1", "73f27c7fef22e3a5"),
+    ("compulsory-education-law-2018", "5721137efe1e4558", "6a921275154d9b6d"),
+    ("kindergarten-management-regulations-1989", "d9c8ca3c395876e2", "1c5bc886fe1bc335"),
+    ("minors-protection-law-2020", "a8b8bb93d548929a", "a82cb0285ef07448"),
+    ("private-education-law-implementing-regulations-2021", "627b56b38866ff45", "5eb9d3f86f29f5bb"),
+    ("private-education-promotion-law-2018", "6f9d84a970279ba0", "84f523ef2d9f1aaa"),
+    ("teachers-law-2009", "55344c972f29e199", "d6f7eb3c57c08e2c"),
+]
+
+
+@pytest.mark.parametrize("stem,units_digest,chunks_digest", _BEFORE)
+def test_notice_and_laws_parse_exactly_as_before(laws_dir: Path, stem: str, units_digest: str, chunks_digest: str):
+    import hashlib
+
+    path = NOTICE if stem == NOTICE.stem else laws_dir / f"{stem}.txt"
+    doc = parse_file(path)
+    units = [[u.kind.value, u.number, u.label, u.title, u.part, u.text, list(u.sentences), u.section] for u in doc.units]
+    assert hashlib.sha256(json.dumps(units, ensure_ascii=False).encode()).hexdigest()[:16] == units_digest
+    ids = [c.chunk_id for c in chunk_document(doc)]
+    assert hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16] == chunks_digest
