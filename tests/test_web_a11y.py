@@ -116,7 +116,7 @@ def test_status_messages_replace_each_other(browser, base: str):
         page.locator("#pq-status").get_by_text("问题不能为空").wait_for()
         page.locator("#pq-question textarea").fill("😀😀")
         send.click()
-        page.locator("#pq-status").get_by_text("需要包含文字").wait_for()
+        page.locator("#pq-status").get_by_text("没有文字").wait_for()
         assert page.locator("#pq-status .pq-status").count() == 1 and page.locator(".toast-body").count() == 0
 
 

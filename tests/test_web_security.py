@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from assistant.feedback import FeedbackStore, Vote
+from assistant.feedback import FeedbackStore, FeedbackUnavailable, Problem, Vote
 from assistant.index import Index
 from assistant.pipeline import PolicyQA
 from assistant.web import create_app
@@ -191,15 +191,20 @@ def test_an_unusable_data_folder_leaves_the_chat_answering(qa, tmp_path: Path):
     not_a_dir = tmp_path / "data"
     not_a_dir.write_text("a file where the data folder should be")
     app = create_app(qa, data_dir=not_a_dir)
-    assert app.state.feedback is None and not app.state.feedback_guard.available
+    assert not app.state.feedback_guard.available  # the store degrades instead of failing the app
     with TestClient(app) as c:
         assert c.post("/api/ask", json={"question": "骨干教师怎么培养？"}).status_code == 200
         assert_bilingual(c.get("/api/admin/export.csv", headers={"X-Admin-Token": "x"}), 403)  # no token configured here
 
 
-def test_a_failing_store_costs_no_answer(qa, tmp_path: Path):
+def test_a_failing_store_costs_no_answer(qa, tmp_path: Path, monkeypatch):
     app = create_app(qa, data_dir=tmp_path)
-    app.state.feedback.close()  # every later write raises sqlite3.ProgrammingError
+
+    def full_disk(*_args: object, **_kwargs: object) -> None:
+        raise FeedbackUnavailable(Problem.FULL)
+
+    for method in ("log", "set_feedback", "set_reason"):
+        monkeypatch.setattr(app.state.feedback, method, full_disk)
     guard = app.state.feedback_guard
     with TestClient(app) as c:
         assert c.post("/api/ask", json={"question": "骨干教师怎么培养？"}).status_code == 200

@@ -26,8 +26,8 @@ LOADING_MESSAGE = "正在加载模型和索引…"
 #: How often a serving process looks at the index folder's manifest for a rebuilt index.
 POLL_SECONDS = 3.0
 
-# The feedback module may signal an unusable store with its own exception; sqlite3 and OS errors always can.
-STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, *((feedback.FeedbackUnavailable,) if hasattr(feedback, "FeedbackUnavailable") else ()))
+# The store raises FeedbackUnavailable when it cannot be used; sqlite3 and OS errors can come from the admin reads.
+STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, feedback.FeedbackUnavailable)
 
 
 class Phase(str, Enum):
