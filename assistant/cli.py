@@ -140,10 +140,18 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_index_build(args: argparse.Namespace) -> int:
+    from .ingest import previews
+
     qa = _load(args, rebuild=True)
     m = qa.index.manifest
     for d in m.documents:
         print(f"  {d['source'] or d['doc_id']}: {d['units']} units, {d.get('chunks', '?')} chunks — {d['title']}")
+    # Said again here, not only in the log: a file that was skipped or parsed with doubts must not go unnoticed.
+    for p in previews(args.corpus or config.corpus_paths()):
+        if p.error:
+            print(f"  skipped {p.source}: {p.error}")
+        elif p.warnings or p.coverage < 1.0:
+            print(f"  note {p.source}: lines covered {p.lines_covered}/{p.lines_total}; " + " | ".join(p.warnings))
     reused = f", {m.reused_vectors} vectors reused" if m.reused_vectors else ""
     print(
         f"index: {len(m.documents)} document(s), {m.chunk_count} chunks, model {m.model}, dim {m.dimension}, "
@@ -259,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(ev)
     ev.set_defaults(func=cmd_eval)
+
+    from .ingest import add_commands
+
+    add_commands(sub, parents=[common])
     return p
 
 
