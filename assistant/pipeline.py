@@ -129,6 +129,8 @@ class PolicyQA:
             return Coverage.NONE, None, note
         t = self.settings
         topical = ev.coverage >= t.coverage or ev.top_dense >= t.dense
+        if not self._shares_words(reading):
+            return Coverage.NONE, None, ""  # 明天会下雨吗: not one of its words is in any indexed text
         if not reading.facts:
             return (Coverage.FULL if topical else Coverage.NONE), None, ""
         if ev.type_ok and (ev.coverage >= t.typed_coverage or ev.quote_dense >= t.typed_dense):
@@ -137,6 +139,11 @@ class PolicyQA:
         if missing is not None and ev.coverage >= t.partial_coverage:  # the topic is named in the quote, not just near it
             return Coverage.PARTIAL, missing, ""
         return Coverage.NONE, None, ""
+
+    def _shares_words(self, reading: Reading) -> bool:
+        known = self.index.keywords.doc_freq
+        words = [t for t in self.retriever.tokens(reading) if len(t) > 1]
+        return bool(reading.expansions) or not words or any(t in known for t in words)
 
     def _select(self, reading: Reading, retrieval: Retrieval) -> list[Selection]:
         facts = reading.facts

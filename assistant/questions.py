@@ -138,7 +138,9 @@ class Rewriter:
     def topic_terms(self, text: str) -> list[str]:
         """The terms by which ``text`` names a topic of its own: a term few units use (招生, 党员) or a phrase the text holds (教师培训)."""
         generic = lexicon().generic
-        nouns = " ".join(w for w, f in self.pos_cut(text) if f[:1] in _TOPIC_POS)
+        # Terms harvested from the text (“鲁班工坊”) are topics whatever jieba's tag for them.
+        terms = set(self._tokenizer.terms)
+        nouns = " ".join(w for w, f in self.pos_cut(text) if f[:1] in _TOPIC_POS or w in terms)
         # A colloquial word counts by its policy term (补课 → 校外培训机构), unless it only says what is asked (名额).
         colloquial = [t for e in lexicon().colloquial if (m := e.pattern.search(text)) and m.group(0) not in generic for t in e.terms]
         tokens = [*self._tokenizer(nouns), *self._tokenizer(" ".join(colloquial))]

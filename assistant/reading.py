@@ -123,14 +123,26 @@ def is_english(text: str) -> bool:
 
 
 def translate(text: str) -> str:
-    """The Chinese words of an English question, in the order the glossary finds them, as a question."""
+    """The Chinese words of an English question, in the order the glossary finds them, as a question (years kept)."""
     found = sorted((m.start(), g.chinese) for g in lexicon().glossary for m in g.pattern.finditer(text))
-    words = list(dict.fromkeys(w for _, zh in found for w in zh.split()))
+    found += [(m.start(), f"{m.group(0)}年") for m in re.finditer(r"\b(?:19|20)\d{2}\b", text)]
+    words = list(dict.fromkeys(w for _, zh in sorted(found) for w in zh.split()))
     return " ".join(words) + "？" if words else text
 
 
-def _places(pos: Sequence[tuple[str, str]]) -> tuple[str, ...]:
-    """Districts and cities a question names: 南开区, 滨海新区, 宁河+区 (jieba place, organisation or name tags)."""
+_ENGLISH_PLACE = re.compile(r"\b([A-Z][a-z]+(?: New)?) (?:District|County|New Area)\b")
+
+
+def english_places(text: str) -> tuple[str, ...]:
+    """Districts an English question names other than those the glossary knows (Dongli District is 东丽)."""
+    known = {m.group(0).lower() for g in lexicon().glossary for m in g.pattern.finditer(text)}
+    return tuple(f"{m.group(1)} District" for m in _ENGLISH_PLACE.finditer(text) if m.group(1).lower() not in known)
+
+
+def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
+    """Districts and cities the question asks about: 南开区, 滨海新区, 宁河+区 (jieba place, organisation or name tags).
+
+    A place counts when the asking part names it, in full or by its stem (我们滨海那边 after 我们家住滨海新区)."""
     out = []
     for i, (word, flag) in enumerate(pos):
         if flag[:2] not in ("ns", "nt", "nr"):
@@ -139,7 +151,7 @@ def _places(pos: Sequence[tuple[str, str]]) -> tuple[str, ...]:
             out.append(word)
         elif i + 1 < len(pos) and pos[i + 1][0] in ("区", "县"):
             out.append(word + pos[i + 1][0])
-    return tuple(dict.fromkeys(out))
+    return tuple(p for p in dict.fromkeys(out) if p in asking or re.sub("(?:新区|区|县|市)$", "", p) in asking)
 
 
 class QuestionReader:
@@ -165,7 +177,7 @@ class QuestionReader:
         standalone, used = self.rewriter.rewrite(text, hist)
         asking = asking_part(standalone)
         scope = Scope(
-            places=_places(self.rewriter.pos_cut(asking)),
+            places=_places(self.rewriter.pos_cut(standalone), asking) + (english_places(question) if english else ()),
             documents=tuple(d for d, short in self._short_titles.items() if short and short in standalone),
             years=frozenset(years_in(asking)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(asking)),
