@@ -142,7 +142,9 @@ class PolicyQA:
 
     def _shares_words(self, reading: Reading) -> bool:
         known = self.index.keywords.doc_freq
-        words = [t for t in self.retriever.tokens(reading) if len(t) > 1]
+        # A place name (东丽区) says where, not what about: 明天东丽区会下雨吗 shares no word with the notice.
+        places = "".join(reading.scope.places) + "".join(w for w, f in self.rewriter.pos_cut(reading.standalone) if f.startswith("ns"))
+        words = [t for t in self.index.keywords.tokenizer(reading.standalone) if len(t) > 1 and t not in places]
         return bool(reading.expansions) or not words or any(t in known for t in words)
 
     def _select(self, reading: Reading, retrieval: Retrieval) -> list[Selection]:

@@ -115,8 +115,9 @@ class Rewriter:
         if self._answer_units is None:
             return False
         units = self._answer_units(prev)
-        if not units or not all(t in units[0] for t in terms):
-            return False
+        words = [w for w in self._tokenizer(rest) if len(w) > 1 and w not in lexicon().generic and self._units_with(w)]
+        if not units or not all(t in units[0] for t in [*terms, *words]):
+            return False  # 高中招生录取 after 高中课程改革: 招生 is new, so it is a new question
         return self._answer_units(rest)[:1] != units[:1]
 
     def _swap(self, prev: str, new: str) -> str:
