@@ -387,5 +387,5 @@ def summarize(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], cov
             return f"The policy text covers this topic but does not give the {DETAIL_EN[missing.kind] if missing else 'detail asked'} (quoted in Chinese below)."
         return "The policy text answers this (quoted in Chinese below)" + (f"; key figures: {', '.join(figures)}." if figures else ".")
     if coverage is Coverage.PARTIAL:
-        return f"文件提到“{clause}”，但没有规定具体的{DETAIL[missing.kind] if missing else '细节'}。"
+        return f"文件提到「{clause}」，但没有规定具体的{DETAIL[missing.kind] if missing else '细节'}。"
     return f"文件写明：{clause}。"

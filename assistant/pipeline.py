@@ -145,7 +145,7 @@ class PolicyQA:
         # A place name (东丽区) says where, not what about: 明天东丽区会下雨吗 shares no word with the notice.
         places = "".join(reading.scope.places) + "".join(w for w, f in self.rewriter.pos_cut(reading.standalone) if f.startswith("ns"))
         words = [t for t in self.index.keywords.tokenizer(reading.standalone) if len(t) > 1 and t not in places]
-        return bool(reading.expansions) or not words or any(t in known for t in words)
+        return bool(reading.expansions) or any(t in known for t in words)
 
     def _select(self, reading: Reading, retrieval: Retrieval) -> list[Selection]:
         facts = reading.facts

@@ -87,6 +87,10 @@ class Rewriter:
 
     def rewrite(self, question: str, history: Sequence[str]) -> tuple[str, bool]:
         """The standalone question and whether it borrowed from ``history``."""
+        text, used = self._rewrite(question, history)
+        return normalize_query(text), used
+
+    def _rewrite(self, question: str, history: Sequence[str]) -> tuple[str, bool]:
         q = normalize_query(question)
         if not history or (not is_question(q) and len(re.findall(r"\w", q)) <= 6):
             return q, False  # 谢谢 or an emoji never glues onto the last turn

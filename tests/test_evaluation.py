@@ -10,7 +10,7 @@ import pytest
 
 from assistant.evaluation import add_arguments, load_questions, metrics, run, run_cli
 from assistant.index import Index
-from assistant.pipeline import PolicyQA, Thresholds
+from assistant.pipeline import PolicyQA, Settings
 
 from .conftest import NOTICE, HashEmbedder
 
@@ -25,7 +25,7 @@ ROWS = [
 @pytest.fixture(scope="module")
 def qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, thresholds=Thresholds(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
 
 
 @pytest.fixture
