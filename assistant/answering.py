@@ -41,10 +41,8 @@ class Coverage(str, Enum):
     NONE = "none"
 
 
-# The asking rules in the order they are tried (rules.tsv type.*); a version number (几点零) is tried first
-# and removed, so that 几点 is then no time of day.
+# The asking rules in the order they are tried (rules.tsv type.*).
 _TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
-    (AnswerType.NUMBER, "type.version"),
     (AnswerType.PHONE, "type.phone"),
     (AnswerType.MONEY, "type.money"),
     (AnswerType.DATE, "type.date"),
@@ -102,6 +100,7 @@ class Asked:
 
 
 _TITLE = re.compile(r"《[^》]*》")
+_LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")
 
 
@@ -145,14 +144,8 @@ def _refine_number(question: str) -> Asked:
 
 def asked_facts(question: str) -> tuple[Asked, ...]:
     """Every kind of fact the question asks for (什么时间、什么地点 asks two); () for an open question."""
-    question = rule("indefinite").sub("", asking_sentences(question))  # 就怕哪天跑路了: 哪天 as "some day"
-    facts: list[Asked] = []
-    for kind, name in _TYPE_RULES:
-        if rule(name).search(question):
-            facts.append(_refine(kind, question))
-            if name == "type.version":  # 几点零 is a version number, not a time of day
-                question = rule(name).sub("", question)
-    return tuple(dict.fromkeys(facts))
+    question = asking_sentences(question)
+    return tuple(dict.fromkeys(_refine(kind, question) for kind, name in _TYPE_RULES if rule(name).search(question)))
 
 
 def facts_in(facts: tuple[Asked, ...], text: str) -> bool:
@@ -279,7 +272,7 @@ class AnswerBuilder:
         candidates = _prefer(candidates, lambda r: any(y in text[r] for y in years))
         dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
-        cov = np.asarray([self._coverage(retrieval.tokens_for(doc.year), rule("lead_in").sub("", chunks[r].text)) for r in candidates])
+        cov = np.asarray([self._coverage(retrieval.tokens_for(doc.year), _LEAD_IN.sub("", chunks[r].text)) for r in candidates])
         kw_scaled = kwd / kwd.max() if kwd.max() > 0 else kwd
         st = self.settings
         score = st.w_dense * (dense - dense.max()) + st.w_coverage * cov + st.w_keyword * kw_scaled

@@ -246,6 +246,13 @@ def rule(name: str) -> re.Pattern[str]:
 REPORT_ONLY = ("test", "holdout", "holdout2", "holdout3", "laws", "real_report", "real_all")
 
 
+#: Closed classes of words (units, relative years, plan periods, the English glossary) are one rule each:
+#: "a number is counted in its unit", "今年 is the document's year"; their rows are vocabulary, listed with --all.
+VOCABULARIES = ("units.tsv", "relative_time.tsv", "periods.tsv", "glossary.tsv")
+#: A rule over the quoted text is used by the questions that ask for what it finds (evidence.phone ↔ type.phone).
+PAIRS = {"evidence.day": "type.day_level", "national_issuer": "scope.national", "target": "current"}
+
+
 @dataclass(frozen=True)
 class AuditRow:
     file: str
@@ -254,8 +261,12 @@ class AuditRow:
     report: int  # how many report-only questions it fires on
 
     @property
-    def ok(self) -> bool:
-        return len(self.tuning) + self.report >= 2 and bool(self.tuning)
+    def status(self) -> str:
+        """ok; unused (no evaluation question exercises it); FAIL (a single question, or report-only sets only)."""
+        total = len(self.tuning) + self.report
+        if total == 0:
+            return "unused"
+        return "FAIL" if total == 1 or not self.tuning else "ok"
 
 
 def _eval_texts(eval_dir: Path) -> list[tuple[str, bool, str, str]]:
@@ -273,24 +284,39 @@ def _eval_texts(eval_dir: Path) -> list[tuple[str, bool, str, str]]:
     return out
 
 
-def _relative_fires(word: str, question: str) -> bool:
-    from .reading import relative_offsets
+def _fires(entry: Any, on: str, name: str, question: str, keys: str) -> bool:
+    if isinstance(entry, Relative):
+        from .reading import relative_offsets
 
-    return word in question and any(r.word == word for r, _ in relative_offsets(question))
+        return entry.word in question and any(r.word == entry.word for r, _ in relative_offsets(question))
+    if isinstance(entry, MeasureUnit):  # asked in (几所) or answered with (5所)
+        return entry.matches(keys) or re.search(rf"(?:几|多少)(?:{re.escape(entry.unit)})", question) is not None
+    if on == "quote":
+        paired = PAIRS.get(name, name.replace("evidence.", "type."))
+        return entry.matches(keys) or (paired in lexicon().rules and lexicon().rules[paired].matches(question))
+    return bool(entry.matches(question))
 
 
 def audit(eval_dir: Path) -> list[AuditRow]:
-    """For each rule, the evaluation questions it fires on (quote rules: the questions whose key facts it matches)."""
+    """Per rule (per vocabulary file), the evaluation questions it fires on."""
     texts = _eval_texts(eval_dir)
     lex = lexicon()
-    rows = []
-    for file, name, on, entry in lex.entries():
-        hits = [(qid, rep) for qid, rep, q, keys in texts if entry.matches(keys if on == "quote" else q)]
+    entries = [*lex.entries(), *(("relative_time.tsv", r.word, "question", r) for r in lex.relative)]
+    rows: list[AuditRow] = []
+    per_file: dict[str, set[tuple[str, bool]]] = {}
+    for file, name, on, entry in entries:
+        hits = [(qid, rep) for qid, rep, q, keys in texts if _fires(entry, on, name, q, keys)]
         rows.append(AuditRow(file, name, tuple(q for q, rep in hits if not rep), sum(rep for _, rep in hits)))
-    for rel in lex.relative:
-        hits = [(qid, rep) for qid, rep, q, _ in texts if _relative_fires(rel.word, q)]
-        rows.append(AuditRow("relative_time.tsv", rel.word, tuple(q for q, rep in hits if not rep), sum(rep for _, rep in hits)))
+        per_file.setdefault(file, set()).update(hits)
+    for file in VOCABULARIES:
+        hits_set = per_file.get(file, set())
+        rows.append(AuditRow(file, "(vocabulary)", tuple(sorted(q for q, rep in hits_set if not rep)), sum(rep for _, rep in hits_set)))
     return rows
+
+
+def audited(rows: Sequence[AuditRow]) -> list[AuditRow]:
+    """The rows that are rules: rules.tsv and colloquial.tsv rows, and one row per vocabulary file."""
+    return [r for r in rows if r.file not in VOCABULARIES or r.name == "(vocabulary)"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -304,14 +330,15 @@ def run_cli(args: argparse.Namespace) -> int:
     if not args.eval_dir.is_dir():
         print(f"error: no evaluation folder at {args.eval_dir}; pass --eval-dir", file=sys.stderr)
         return 2
-    rows = audit(args.eval_dir)
-    bad = [r for r in rows if not r.ok]
-    for r in rows if args.all else bad:
-        mark = "ok  " if r.ok else "FAIL"
+    every = audit(args.eval_dir)
+    rules = audited(every)
+    for r in every if args.all else [r for r in rules if r.status != "ok"]:
         sample = ", ".join(r.tuning[:4]) + (" …" if len(r.tuning) > 4 else "")
-        print(f"{mark} {r.file:18s} {r.name:22s} tuning {len(r.tuning):3d}  report-only {r.report:3d}  {sample}")
-    wide = sum(len(r.tuning) + r.report >= 2 for r in rows)
-    print(f"{len(rows)} rules; {wide} fire on 2 or more evaluation questions; {len(bad)} fail (one question only, or report-only sets only)")
+        print(f"{r.status:6s} {r.file:18s} {r.name:22s} tuning {len(r.tuning):3d}  report-only {r.report:3d}  {sample}")
+    bad = [r for r in rules if r.status == "FAIL"]
+    wide = sum(len(r.tuning) + r.report >= 2 for r in rules)
+    unused = sum(r.status == "unused" for r in rules)
+    print(f"{len(rules)} rules; {wide} fire on 2 or more evaluation questions; {unused} unused; {len(bad)} fail (a single question, or report-only sets only)")
     return 1 if bad else 0
 
 

@@ -95,10 +95,8 @@ class Rewriter:
         if not history or (not is_question(q) and len(re.findall(r"\w", q)) <= 6):
             return q, False  # 谢谢 or an emoji never glues onto the last turn
         prev = normalize_query(history[-1]).rstrip("？?。 ")
-        if (m := rule("follow.pronoun").match(q)) is not None:
+        if (m := rule("follow.pronoun").match(q)) is not None:  # 它是第几届 / 还有别的吗
             return self.topic(prev) + q[m.end() :], True
-        if rule("follow.more").match(q):
-            return f"{self.topic(prev)}，{q}", True
         # 那幼儿园呢 / 小学呢 swap the topic; 学校食堂安全怎么样 asks afresh.
         if (m := rule("follow.ellipsis").match(q)) is not None and (rule("follow.marker").match(q) or q.rstrip("？?。!！").endswith("呢")):
             return self._swap(prev, m.group(1)), True

@@ -68,10 +68,13 @@ def test_audit_fails_on_rules_that_fire_on_one_question_or_only_on_report_sets(t
     _write(tmp_path / "dev.jsonl", ["孩子在学校被欺负了怎么办？", "班里有人欺负同学，学校管吗？", "报名电话是多少？"])
     _write(tmp_path / "test.jsonl", ["私立学校怎么招生？", "私立幼儿园收费吗？"])
     rows = {(r.file, r.name): r for r in audit(tmp_path)}
-    assert rows[("colloquial.tsv", "bullying")].ok and len(rows[("colloquial.tsv", "bullying")].tuning) == 2
-    assert not rows[("colloquial.tsv", "private")].ok and rows[("colloquial.tsv", "private")].report == 2  # report-only sets only
-    assert not rows[("rules.tsv", "type.phone")].ok  # one question only
+    assert rows[("colloquial.tsv", "bullying")].status == "ok" and len(rows[("colloquial.tsv", "bullying")].tuning) == 2
+    assert rows[("colloquial.tsv", "private")].status == "FAIL" and rows[("colloquial.tsv", "private")].report == 2  # report-only sets only
+    assert rows[("rules.tsv", "type.phone")].status == "FAIL"  # one question only
+    assert rows[("rules.tsv", "evidence.phone")].status == "FAIL"  # used by the questions asking for a phone: one
+    assert rows[("colloquial.tsv", "meals")].status == "unused"
     assert run_cli(_audit_args(tmp_path)) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "fire on 2 or more evaluation questions" in out
+    assert run_cli(_audit_args(tmp_path, "--all")) == 1 and "(vocabulary)" in capsys.readouterr().out
     assert run_cli(_audit_args(tmp_path / "missing")) == 2

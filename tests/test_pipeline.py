@@ -97,7 +97,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("社区教育展示周是第几届？", (Asked(N, "届", ordinal=True),)),
         ("要让多少比例的学生达标？", (Asked(N, "%"),)),
         ("孩子几岁必须上学？", (Asked(N, "岁"),)),
-        ("教育信息化行动计划是几点零？", (Asked(N),)),
+        ("教育信息化行动计划是几点零？", ()),  # a version number, not a time of day
         ("报名电话是多少？", (Asked(AnswerType.PHONE), Asked(N))),
         ("学费多少钱？", (Asked(AnswerType.MONEY), Asked(N))),
         ("摇号结果哪天公布？", (Asked(D, day_level=True),)),
