@@ -253,8 +253,8 @@ class AnswerBuilder:
         best_part: dict[int, float] = {}
         for r in self.index.rows_by_unit[hit.unit_key]:
             # A lead-in (总体要求是：) matches questions that name the heading, not the fact they ask for.
-            if chunks[r].sentence is not None and not (chunks[r].level is Level.CLAUSE and chunks[r].text.endswith(("：", ":"))):
-                best_part[chunks[r].sentence] = max(best_part.get(chunks[r].sentence, -1.0), float(retrieval.dense[r]))
+            if (i := chunks[r].sentence) is not None and not (chunks[r].level is Level.CLAUSE and chunks[r].text.endswith(("：", ":"))):
+                best_part[i] = max(best_part.get(i, -1.0), float(retrieval.dense[r]))
         text = {r: chunks[r].text for r in candidates}
         if unit.kind is UnitKind.HEADER:
             # Who issued it / to whom: quote the line that holds the parsed issuer or recipients.
@@ -270,7 +270,7 @@ class AnswerBuilder:
         # (not the document's own year, which 今年 turns into and most sentences leave implicit).
         years = [str(y) for y in years_in(retrieval.query) - {doc.year}]
         candidates = _prefer(candidates, lambda r: any(y in text[r] for y in years))
-        dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
+        dense = np.asarray([best_part[chunks[r].sentence or 0] for r in candidates])  # sentence rows all have an index
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
         cov = np.asarray([self._coverage(retrieval.tokens_for(doc.year), _LEAD_IN.sub("", chunks[r].text)) for r in candidates])
         kw_scaled = kwd / kwd.max() if kwd.max() > 0 else kwd

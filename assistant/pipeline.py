@@ -149,11 +149,9 @@ class PolicyQA:
 
     def _select(self, reading: Reading, retrieval: Retrieval) -> list[Selection]:
         facts = reading.facts
-        if parts := reading.sub_questions:
-            # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
-            picks = [self._pick(part) for part in parts]
-            if picks := [p for p in picks if p is not None]:
-                return self.builder.merge(picks)
+        # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
+        if picks := [p for p in (self._pick(part) for part in reading.sub_questions) if p is not None]:
+            return self.builder.merge(picks)
         hits = retrieval.hits
         selections = [self.builder.select(retrieval, hits[0], facts)]
         if items := conjunct_questions(asking_sentences(reading.standalone), self.rewriter.pos_cut, self._in_text):
@@ -253,8 +251,11 @@ class PolicyQA:
 
     def _year_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         asked = reading.scope.years_for(doc.year)
-        # The year must be the fact's own: 2019 in 《…行动方案（2019—2020年）》 or a 2018-2035 span is no 2019 figure.
-        quoted = _RANGE.sub("", re.sub(r"《[^》]*》", "", "".join(s.quote for s in selections)))
+        quoted = "".join(s.quote for s in selections)
+        if reading.facts:
+            # A figure or date must be the year's own: 2019 in 《…行动方案（2019—2020年）》 or a 2018-2035 span is no
+            # 2019 figure (an open question about the plan itself may still cite its title).
+            quoted = _RANGE.sub("", re.sub(r"《[^》]*》", "", quoted))
         missing = [f"{y}年" for y in sorted(asked) if y != doc.year and str(y) not in quoted]
         missing += [
             f"“{name}”期间（{a}—{b}年）"

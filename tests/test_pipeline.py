@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant import config
-from assistant.answering import Asked, AnswerType, asked_facts
+from assistant.answering import AnswerType, Asked, asked_facts
 from assistant.index import Index
 from assistant.pipeline import InvalidQuestionError, PolicyQA, Settings, validate_question
 from assistant.questions import asked_years, conjunct_questions, sub_questions
