@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .chunking import Level
 from .index import Index
-from .parsing import Document, DocKind, Unit, UnitKind, chinese_to_int
+from .lexicon import CN_NUM, Settings, lexicon, rule
+from .parsing import Document, Unit, UnitKind, chinese_to_int
 from .retrieval import Hit, Retrieval, asking_sentences, years_in
 
 
@@ -28,47 +29,43 @@ class AnswerType(str, Enum):
     PROCEDURE = "procedure"
     NAME = "name"  # which schools, which country: a proper name must be quoted
     ITEMS = "items"  # what a named set holds (“五个一”是哪五个, 16条措施具体哪16条): the quote must list them
+    PERSON = "person"  # who is in charge (谁分管招生): a person must be named
+    PENALTY = "penalty"  # what happens to an offender (怎么处罚): the quote must set a sanction
 
 
-_CN_NUM = "零〇一二两三四五六七八九十百千万"
-_UNITS = "周期|学时|课时|小时|平方米|百分点|个人|个月|周岁|所|个|届|项|名|次|年|类|种|批|期|倍|条|座|天|日|分|元|人|门|岁|轮|家|位|班|月|篇"
-# A unit the question names may be answered with a close one (多少名教师 → 100人).
-_UNIT_ALIASES = {
-    "名": "名|人|个|位", "人": "人|名|个|位", "个人": "人|名|个|位", "位": "位|名|人", "个": "个|所|项|名|家", "条": "条|项",
-    "岁": "岁|周岁", "周岁": "周岁|岁", "天": "天|日", "日": "日|天", "月": "个月|月", "个月": "个月|月",
-}
+class Coverage(str, Enum):
+    """How much of the question the answer covers: all of it, its topic but not the asked detail, or nothing."""
 
-_VERSION_CUE = re.compile(r"几点零|几点几|几\.0")  # a version number such as 2.0
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
 
-_TYPE_CUES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
-    (AnswerType.PHONE, re.compile(r"电话|热线|联系方式|手机号|号码|邮箱")),
-    (AnswerType.MONEY, re.compile(r"多少钱|多少元|几块|多少(?:补助|补贴|经费|奖金|费用|学费)|(?:学费|费用|收费|补助|补贴|工资|奖金|价格|保育费)\S{0,4}(?:多少|涨多少|标准是)|金额是|收费标准")),
-    (AnswerType.NUMBER, _VERSION_CUE),
-    (AnswerType.DATE, re.compile(r"什么时候|何时|哪年|哪一年|哪天|哪一天|几月|几号|几点|日期|截止|哪个月|什么时间|多久|开学时间|公布时间|开幕")),
-    (AnswerType.PLACE, re.compile(r"在哪里|在哪儿|在哪个(?:街道|小区|地方|位置|网站)|哪个街道|哪些小区|哪个小区|地址|什么地点|哪个地点|具体位置|学区范围|划片|哪条路|哪个网站|网址")),
-    (AnswerType.ITEMS, re.compile(
-        r"(?:”|》|\d+条|[一二三四五六七八九十]+(?:个|大|项|条)|清单)[^？?。]{0,10}?"
-        r"(?:(?:具体|到底)都?(?:包括|包含|有|是|指|列了?)?哪(?:些|几)|都?(?:包括|包含)哪(?:些|几)|哪(?:\d+|[一二两三四五六七八九十]+)|指的?是什么|是什么意思|啥意思|什么意思)"
-    )),
-    (AnswerType.NAME, re.compile(r"是?哪(?:几|两|三|些|一)?所(?:学校|小学|中学|幼儿园)?|哪(?:些|个)(?:学校|小学|中学|初中|高中|幼儿园)|哪个国家|哪些国家|哪家|名单|叫什么名字|校名")),
-    (AnswerType.PROCEDURE, re.compile(r"(?:怎么|如何|怎样)(?:报名|申请|办理|登记|选|评|认定|参加|注册|预约)|(?:报名|申请|办理|入学|招生)(?:流程|程序|手续|步骤|方式)|(?:哪些|什么)(?:材料|证明|手续|证件|流程|程序)|找谁|去哪办|去哪儿办")),
-    (AnswerType.NUMBER, re.compile(rf"(?<![哪好])几(?:{_UNITS})|多少|百分之几|百分比|多大比例|第几|几成")),
+
+# The asking rules in the order they are tried (rules.tsv type.*).
+_TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
+    (AnswerType.PHONE, "type.phone"),
+    (AnswerType.MONEY, "type.money"),
+    (AnswerType.DATE, "type.date"),
+    (AnswerType.PLACE, "type.place"),
+    (AnswerType.ITEMS, "type.items"),
+    (AnswerType.NAME, "type.name"),
+    (AnswerType.PERSON, "type.person"),
+    (AnswerType.PROCEDURE, "type.procedure"),
+    (AnswerType.PENALTY, "type.penalty"),
+    (AnswerType.NUMBER, "type.number"),
 )
 
-# 哪天 / 几号 / 几点 ask for a day or a time; 什么时候 / 哪年 may be answered with a year.
-_DAY_LEVEL = re.compile(r"哪天|哪一天|几月|几号|几点|日期|截止|哪个月|开幕|公布时间")
-
-_EVIDENCE: dict[AnswerType, re.Pattern[str]] = {
-    AnswerType.NUMBER: re.compile(rf"\d|[{_CN_NUM}]+(?:{_UNITS}|级)"),
-    AnswerType.DATE: re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|期间|每年|年底|年初|[春秋]季|学期"),
-    AnswerType.PHONE: re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}"),
-    AnswerType.MONEY: re.compile(r"\d+(?:\.\d+)?\s*(?:元|万元|亿元)"),
-    # 在哪儿办 may be answered by the institution that hosts it (依托…东丽分校).
-    AnswerType.PLACE: re.compile(r"[\u4e00-\u9fff]{2,}(?:路|街道?|小区|村|镇|号院)|网站|网址|www\.|https?://|(?:依托|在)[\u4e00-\u9fff]{2,20}(?:分校|学院|中心|学校)"),
-    AnswerType.NAME: re.compile(r"(?:省|市|区|县|镇)[\u4e00-\u9fff]{1,10}(?:小学|中学|学校|幼儿园|分校|学院)|大学[\u4e00-\u9fff]{0,6}分校|[\u4e00-\u9fff]{2,6}(?:大学|学院)"),
-    AnswerType.PROCEDURE: re.compile(r"程序|流程|步骤|材料|证明|手续|登录|提交|携带|填写|选举|推选|报名方式|申请表|网上报名|现场报名"),
+#: What the policy text does not specify, in the words of a partial answer (文件…没有规定具体的{detail}).
+DETAIL = {
+    AnswerType.NUMBER: "数量", AnswerType.DATE: "时间", AnswerType.PHONE: "联系电话", AnswerType.MONEY: "金额",
+    AnswerType.PLACE: "地点", AnswerType.PROCEDURE: "办理流程", AnswerType.NAME: "名称", AnswerType.ITEMS: "具体内容",
+    AnswerType.PERSON: "负责人", AnswerType.PENALTY: "处罚措施",
 }
-_DAY_EVIDENCE = re.compile(r"\d{1,2}月|\d{1,2}日|\d{1,2}号|\d{1,2}[:：]\d{2}|[上下]午|[一二三四五六七八九十]+月|[一二三四五六七八九十]+日")
+DETAIL_EN = {
+    AnswerType.NUMBER: "figure", AnswerType.DATE: "date", AnswerType.PHONE: "phone number", AnswerType.MONEY: "amount",
+    AnswerType.PLACE: "place", AnswerType.PROCEDURE: "procedure", AnswerType.NAME: "names", AnswerType.ITEMS: "items",
+    AnswerType.PERSON: "person in charge", AnswerType.PENALTY: "penalty",
+}
 
 
 @dataclass(frozen=True)
@@ -89,24 +86,22 @@ class Asked:
         if self.kind is AnswerType.NAME:
             text = _TITLE.sub("", text)  # 《天津市提升中小学生…》 is a document, not a school's name
         if self.current:
-            text = "，".join(c for c in re.split(r"[，,；;。]", text) if not _TARGET.search(c))
+            text = "，".join(c for c in re.split(r"[，,；;。]", text) if not rule("target").search(c))
         if self.kind is AnswerType.NUMBER and self.unit == "%":
             return bool(re.search(r"\d+(?:\.\d+)?%|百分之|百分点", text))
         if self.kind is AnswerType.NUMBER and self.unit:
-            units = _UNIT_ALIASES.get(self.unit, self.unit)
+            units = lexicon().aliases(self.unit)
             if self.ordinal:  # 第二期, and as often without 第: 二期, 十一届
-                return bool(re.search(rf"(?:\d+|[{_CN_NUM}]+)(?:{units})", text))
-            return bool(re.search(rf"(?:\d+(?:\.\d+)?|[{_CN_NUM}]+)\s*(?:{units})", text))
+                return bool(re.search(rf"(?:\d+|[{CN_NUM}]+)(?:{units})", text))
+            return bool(re.search(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*(?:{units})", text))
         if self.day_level:
-            return bool(_DAY_EVIDENCE.search(text))
-        return bool(_EVIDENCE[self.kind].search(text))
+            return bool(rule("evidence.day").search(text))
+        return bool(rule(f"evidence.{self.kind.value}").search(text))
 
 
 _TITLE = re.compile(r"《[^》]*》")
+_LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")
-# A clause that sets a target or plan rather than stating a present value.
-_TARGET = re.compile(r"使|达到|降低|提高|力争|确保|至少|以上|新增|增加|计划|争取|目标")
-_CURRENT = re.compile(r"现在|目前|当前|现有|实际|如今")
 
 
 def _items_listed(text: str) -> int:
@@ -121,11 +116,11 @@ def _refine(kind: AnswerType, question: str) -> Asked:
     if kind is AnswerType.ITEMS:
         m = re.search(r"哪(\d+|[一二两三四五六七八九十]+)[条项个种类大]", question)
         return Asked(kind, count=_to_int(m.group(1)) if m else 0)
-    if kind is AnswerType.NUMBER and _CURRENT.search(question):
+    if kind is AnswerType.NUMBER and rule("current").search(question):
         asked = _refine_number(question)  # 现在是第几期 asks for the plan's own number: no present value involved
         return asked if asked.ordinal else replace(asked, current=True)
     if kind is AnswerType.DATE:
-        return Asked(kind, day_level=bool(_DAY_LEVEL.search(question)))
+        return Asked(kind, day_level=bool(rule("type.day_level").search(question)))
     if kind is not AnswerType.NUMBER:
         return Asked(kind)
     return _refine_number(question)
@@ -137,29 +132,20 @@ def _to_int(numeral: str) -> int:
 
 def _refine_number(question: str) -> Asked:
     kind = AnswerType.NUMBER
-    if re.search(r"百分之几|百分比|多大比例|几成|比例是多少|多少比例|率是多少|率有多少|率多少", question):
+    if rule("type.percent").search(question):
         return Asked(kind, "%")
-    if m := re.search(rf"第几个?({_UNITS})", question):  # 第几个周期 asks for a 周期
+    units = lexicon().unit_pattern
+    if m := re.search(rf"第几个?({units})", question):  # 第几个周期 asks for a 周期
         return Asked(kind, m.group(1), ordinal=True)
-    if m := re.search(rf"(?:几|多少)({_UNITS})", question):
+    if m := re.search(rf"(?:几|多少)({units})", question):
         return Asked(kind, m.group(1))
     return Asked(kind)
 
 
-# 就怕哪天跑路了 / 万一哪天出事: 哪天 as "some day", not a question.
-_INDEFINITE = re.compile(r"(?<=[怕万如要总说])(?:一|果|是|有|不定)?哪(?:天|一天|里|儿)")
-
-
 def asked_facts(question: str) -> tuple[Asked, ...]:
     """Every kind of fact the question asks for (什么时间、什么地点 asks two); () for an open question."""
-    question = _INDEFINITE.sub("", asking_sentences(question))
-    facts: list[Asked] = []
-    for kind, cue in _TYPE_CUES:
-        if cue.search(question):
-            facts.append(_refine(kind, question))
-            if cue is _VERSION_CUE:  # 几点零 is a version number, not a time of day
-                question = cue.sub("", question)
-    return tuple(dict.fromkeys(facts))
+    question = asking_sentences(question)
+    return tuple(dict.fromkeys(_refine(kind, question) for kind, name in _TYPE_RULES if rule(name).search(question)))
 
 
 def facts_in(facts: tuple[Asked, ...], text: str) -> bool:
@@ -186,6 +172,9 @@ class Answer:
     abstained: bool
     citations: tuple[Citation, ...]
     latency_ms: float
+    coverage: Coverage = Coverage.FULL
+    summary: str = ""  # one plain line before the quote; every number and name in it is in the quote
+    used_history: bool = False  # the question was read together with the last turn
 
     def to_json(self, id: str | None = None) -> dict[str, Any]:
         """The stable JSON contract shared by the CLI and the HTTP API; every key always present."""
@@ -200,16 +189,20 @@ class Answer:
                 for c in self.citations
             ],
             "latency_ms": round(self.latency_ms, 1),
+            "coverage": self.coverage.value,
+            "summary": self.summary,
+            "used_history": self.used_history,
         }
 
 
 def cite_label(doc: Document, unit: Unit) -> str:
-    """《title》第20条「深化教育综合改革」, 《title》第六条, 《title》总体要求."""
+    """《title》第20条「深化教育综合改革」, 《title》第六条, 《title》三、（二）2.「…」, 《title》总体要求."""
     if unit.kind is UnitKind.POINT:
         return f"《{doc.title}》第{unit.number}条「{unit.title}」"
-    if unit.kind is UnitKind.ARTICLE:
-        return f"《{doc.title}》{unit.label}"
-    return f"《{doc.title}》{'总体要求' if unit.kind is UnitKind.PREAMBLE else ('印发通知' if doc.kind is DocKind.NOTICE else '标题')}"
+    label = unit.section or unit.label
+    if label:
+        return f"《{doc.title}》{label}" + (f"「{unit.title}」" if unit.title and unit.title not in label else "")
+    return f"《{doc.title}》{'总体要求' if unit.kind is UnitKind.PREAMBLE else unit.title or '标题'}"
 
 
 @dataclass(frozen=True)
@@ -229,17 +222,10 @@ class Selection:
     quote: str
 
 
-_LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是：
-_ASKS_ISSUER = re.compile(r"谁|哪个单位|哪个部门|哪个机关|发文|发布|印发|制定")
-_ASKS_RECIPIENTS = re.compile(r"发给|下发给|哪些单位|对象|主送|给谁")
-
-# Sentence choice inside a unit (tuned on eval/dev key coverage).
-W_DENSE, W_COVERAGE, W_KEYWORD, SENTENCE_SLACK = 5.0, 0.6, 0.3, 0.12
-
-
 class AnswerBuilder:
-    def __init__(self, index: Index):
+    def __init__(self, index: Index, settings: Settings | None = None):
         self.index = index
+        self.settings = settings or Settings()
 
     def _coverage(self, tokens: tuple[str, ...], text: str) -> float:
         kw = self.index.keywords
@@ -267,12 +253,13 @@ class AnswerBuilder:
         best_part: dict[int, float] = {}
         for r in self.index.rows_by_unit[hit.unit_key]:
             # A lead-in (总体要求是：) matches questions that name the heading, not the fact they ask for.
-            if chunks[r].sentence is not None and not (chunks[r].level is Level.CLAUSE and chunks[r].text.endswith(("：", ":"))):
-                best_part[chunks[r].sentence] = max(best_part.get(chunks[r].sentence, -1.0), float(retrieval.dense[r]))
+            if (i := chunks[r].sentence) is not None and not (chunks[r].level is Level.CLAUSE and chunks[r].text.endswith(("：", ":"))):
+                best_part[i] = max(best_part.get(i, -1.0), float(retrieval.dense[r]))
         text = {r: chunks[r].text for r in candidates}
         if unit.kind is UnitKind.HEADER:
             # Who issued it / to whom: quote the line that holds the parsed issuer or recipients.
-            wanted = doc.recipients if _ASKS_RECIPIENTS.search(retrieval.query) else doc.issuer if _ASKS_ISSUER.search(retrieval.query) else ""
+            query = retrieval.query
+            wanted = doc.recipients if rule("asks_recipients").search(query) else doc.issuer if rule("asks_issuer").search(query) else ""
             candidates = _prefer(candidates, lambda r: bool(wanted) and wanted in text[r])
         candidates = _prefer(candidates, lambda r: bool(anchor) and anchor in text[r])
         candidates = _prefer(candidates, lambda r: chunks[r].sentence not in shown)
@@ -283,13 +270,14 @@ class AnswerBuilder:
         # (not the document's own year, which 今年 turns into and most sentences leave implicit).
         years = [str(y) for y in years_in(retrieval.query) - {doc.year}]
         candidates = _prefer(candidates, lambda r: any(y in text[r] for y in years))
-        dense = np.asarray([best_part[chunks[r].sentence] for r in candidates])
+        dense = np.asarray([best_part[chunks[r].sentence or 0] for r in candidates])  # sentence rows all have an index
         kwd = np.asarray([retrieval.keyword[r] for r in candidates])
-        cov = np.asarray([self._coverage(retrieval.tokens, _LEAD_IN.sub("", chunks[r].text)) for r in candidates])
+        cov = np.asarray([self._coverage(retrieval.tokens_for(doc.year), _LEAD_IN.sub("", chunks[r].text)) for r in candidates])
         kw_scaled = kwd / kwd.max() if kwd.max() > 0 else kwd
-        score = W_DENSE * (dense - dense.max()) + W_COVERAGE * cov + W_KEYWORD * kw_scaled
+        st = self.settings
+        score = st.w_dense * (dense - dense.max()) + st.w_coverage * cov + st.w_keyword * kw_scaled
         best = float(score.max())
-        chosen = [candidates[i] for i in np.argsort(-score)[:max_sentences] if score[i] >= best - SENTENCE_SLACK]
+        chosen = [candidates[i] for i in np.argsort(-score)[:max_sentences] if score[i] >= best - st.sentence_slack]
         idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 
@@ -310,7 +298,7 @@ class AnswerBuilder:
         return Evidence(
             top_dense=float(max(retrieval.dense[r] for r in rows)),
             quote_dense=max((float(retrieval.dense[r]) for r in rows if self.index.chunks[r].sentence in top.sentences), default=0.0),
-            coverage=self._coverage(retrieval.tokens, top.quote),
+            coverage=self._coverage(retrieval.tokens_for(self.index.units[top.hit.unit_key][0].year), top.quote),
             type_ok=facts_in(facts, top.quote),
         )
 
@@ -362,3 +350,35 @@ def _join(sentences: tuple[str, ...], idx: tuple[int, ...]) -> str:
             out += "……"
         out += sentences[i]
     return out
+
+
+def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...]) -> str:
+    """The part of the quote that answers: from the clause holding the asked fact (or most of the question's
+    words) to the end of its sentence, at most three clauses (对报名人数超过招生计划的，实行电脑摇号随机录取)."""
+    sentences = [[c.strip() for c in re.split(r"[，,：:]", s) if c.strip()] for s in re.split(r"[。；;！!？?\n]|……", quote)]
+    spans = [(i, j) for i, clauses in enumerate(sentences) for j in range(len(clauses))]
+    if not spans:
+        return ""
+
+    def score(span: tuple[int, int]) -> tuple[bool, int, int]:
+        clause = sentences[span[0]][span[1]]
+        words = sum(len(t) for t in tokens if len(t) > 1 and t in clause)
+        return (bool(facts) and facts_in(facts, clause), words, -spans.index(span))
+
+    i, j = max(spans, key=score)
+    return "，".join(sentences[i][j : j + 3])
+
+
+def summarize(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], coverage: Coverage, missing: Asked | None, english: bool) -> str:
+    """One plain line before the quote, by template: only the quote's own words, numbers and names go into it."""
+    if coverage is Coverage.NONE or not quote:
+        return ""
+    clause = lead_clause(quote, () if coverage is Coverage.PARTIAL else facts, tokens)
+    if english:
+        figures = list(dict.fromkeys(re.findall(r"\d+(?:\.\d+)?%?", clause)))
+        if coverage is Coverage.PARTIAL:
+            return f"The policy text covers this topic but does not give the {DETAIL_EN[missing.kind] if missing else 'detail asked'} (quoted in Chinese below)."
+        return "The policy text answers this (quoted in Chinese below)" + (f"; key figures: {', '.join(figures)}." if figures else ".")
+    if coverage is Coverage.PARTIAL:
+        return f"文件提到「{clause}」，但没有规定具体的{DETAIL[missing.kind] if missing else '细节'}。"
+    return f"文件写明：{clause}。"

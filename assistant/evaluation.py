@@ -3,10 +3,16 @@
 Question file (JSONL), one object per line::
 
     {"id": "t001", "question": "…", "history": ["…"], "type": "numeric",
-     "points": [10], "keys": ["5所小学"], "answerable": true, "doc_id": "…"}
+     "points": [10], "keys": ["5所小学"], "answerable": true, "doc_id": "…",
+     "style": "story", "category": "other_year"}
 
 ``points`` are gold work point (or article) numbers, 0 for the header/preamble;
-``doc_id`` is optional and defaults to the notice. See eval/README.md.
+``doc_id`` is optional and defaults to the first document indexed. A row for any other
+document may instead give ``doc`` and ``sections`` (gold section labels such as "三、（二）2."):
+it is a hit when the first citation is of that document and its section equals a gold label
+or one is a prefix of the other. ``style`` and ``category`` are optional and reported on.
+A partial answer (the text covers the topic, not the asked detail) counts as declining.
+See eval/README.md.
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import statistics
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from .parsing import DocKind
 from .retrieval import Mode
 
 logger = logging.getLogger(__name__)
@@ -40,16 +47,29 @@ class Question:
     keys: tuple[str, ...]
     answerable: bool
     doc_id: str | None = None
+    style: str = ""
+    category: str = ""
+    sections: tuple[str, ...] = ()
+
+
+class Ref(NamedTuple):
+    """A cited or retrieved unit, as the gold labels name it."""
+
+    doc_id: str
+    point: int | None
+    section: str = ""
 
 
 @dataclass
 class Outcome:
     q: Question
-    ranked: dict[str, list[tuple[str, int | None]]] = field(default_factory=dict)  # mode → [(doc_id, point)]
+    ranked: dict[str, list[Ref]] = field(default_factory=dict)  # mode → units, best first
     answer: str = ""
-    abstained: bool = False
+    abstained: bool = False  # declined: no answer, or only a partial one
     latency_ms: float = 0.0
     rewritten: str = ""
+    coverage: str = ""
+    reading: str = ""  # Reading.describe(), for the misses
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -67,8 +87,11 @@ def load_questions(path: Path) -> list[Question]:
                     type=raw.get("type", "factual"),
                     points=tuple(int(p) for p in raw.get("points", [])),
                     keys=tuple(raw.get("keys", [])),
-                    answerable=bool(raw.get("answerable", bool(raw.get("points")))),
-                    doc_id=raw.get("doc_id"),
+                    answerable=bool(raw.get("answerable", bool(raw.get("points") or raw.get("sections")))),
+                    doc_id=raw.get("doc_id") or raw.get("doc"),
+                    style=str(raw.get("style", "")),
+                    category=str(raw.get("category", "")),
+                    sections=tuple(str(x) for x in raw.get("sections", [])),
                 )
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -76,24 +99,38 @@ def load_questions(path: Path) -> list[Question]:
     return out
 
 
-def _gold(q: Question, default_doc: str) -> set[tuple[str, int | None]]:
-    doc = q.doc_id or default_doc
-    return {(doc, None if p == 0 else p) for p in q.points}
+def _is_gold(q: Question, ref: Ref, default_doc: str) -> bool:
+    if ref.doc_id != (q.doc_id or default_doc):
+        return False
+    if q.sections:
+        return bool(ref.section) and any(ref.section.startswith(g) or g.startswith(ref.section) for g in q.sections)
+    return (0 if ref.point is None else ref.point) in q.points
+
+
+def _first_hit(q: Question, ranked: Sequence[Ref], default_doc: str) -> int | None:
+    return next((i for i, r in enumerate(ranked) if _is_gold(q, r, default_doc)), None)
+
+
+def default_doc_id(qa) -> str:
+    """Rows without a doc_id are about the first document indexed (the notice, in the shipped corpus)."""
+    return qa.index.documents[0].doc_id
 
 
 def run(qa, questions: Sequence[Question], modes: Sequence[str] = MODES, progress: bool = True) -> list[Outcome]:
     outcomes = []
     for i, q in enumerate(questions, start=1):
         o = Outcome(q)
-        rewritten = qa.rewrite(q.question, q.history)
+        reading = qa.read(q.question, q.history)
+        o.reading = reading.describe()
         for mode in modes:
             if mode == "final":
                 a = qa.ask(q.question, q.history)
-                o.answer, o.abstained, o.latency_ms, o.rewritten = a.answer, a.abstained, a.latency_ms, a.rewritten_question
-                o.ranked[mode] = [] if a.abstained else [(c.doc_id, c.point) for c in a.citations]
+                o.answer, o.latency_ms, o.rewritten, o.coverage = a.answer, a.latency_ms, a.rewritten_question, a.coverage.value
+                o.abstained = a.abstained or a.coverage.value == "partial"
+                o.ranked[mode] = [] if o.abstained else [Ref(c.doc_id, c.point, c.section) for c in a.citations]
             else:
-                r = qa.retriever.search(rewritten, k=10, mode=Mode(mode))
-                o.ranked[mode] = [(h.doc_id, h.point) for h in r.hits]
+                r = qa.retriever.search(reading, k=10, mode=Mode(mode))
+                o.ranked[mode] = [Ref(h.doc_id, h.point, qa.index.units[h.unit_key][1].section) for h in r.hits]
         outcomes.append(o)
         if progress and (i % 20 == 0 or i == len(questions)):
             print(f"  eval: {i}/{len(questions)} questions", file=sys.stderr, flush=True)
@@ -109,9 +146,7 @@ def metrics(outcomes: Sequence[Outcome], default_doc: str, mode: str = "final") 
     m: dict[str, float] = {"n": len(outcomes), "answerable": len(answerable)}
     hit1 = hit3 = rr = 0.0
     for o in answerable:
-        gold = _gold(o.q, default_doc)
-        ranked = o.ranked.get(mode, [])
-        first = next((i for i, r in enumerate(ranked) if r in gold), None)
+        first = _first_hit(o.q, o.ranked.get(mode, []), default_doc)
         hit1 += first == 0
         hit3 += first is not None and first < 3
         rr += 1 / (first + 1) if first is not None else 0.0
@@ -128,16 +163,23 @@ def metrics(outcomes: Sequence[Outcome], default_doc: str, mode: str = "final") 
     m["abstain_precision"], m["abstain_recall"] = p, r
     m["abstain_f1"] = _ratio(2 * p * r, p + r) if tp else (float("nan") if tp + fn == 0 else 0.0)
     m["false_abstain"] = _ratio(fp, len(answerable))
+    m["partial"] = _ratio(sum(o.coverage == "partial" for o in outcomes), len(outcomes))
     lat = sorted(o.latency_ms for o in outcomes)
     m["latency_p50_ms"] = statistics.median(lat) if lat else float("nan")
-    m["latency_p95_ms"] = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] if lat else float("nan")
+    m["latency_p95_ms"] = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))] if lat else float("nan")
     return m
 
 
-def by_type(outcomes: Sequence[Outcome], default_doc: str) -> dict[str, dict[str, float]]:
+GROUPINGS: dict[str, Callable[[Question], str]] = {"type": lambda q: q.type, "style": lambda q: q.style, "category": lambda q: q.category}
+
+
+def by_type(outcomes: Sequence[Outcome], default_doc: str, grouping: str = "type") -> dict[str, dict[str, float]]:
+    """Final-pipeline metrics per question type, style or category; rows without one are left out."""
     groups: dict[str, list[Outcome]] = defaultdict(list)
+    key = GROUPINGS[grouping]
     for o in outcomes:
-        groups[o.q.type].append(o)
+        if value := key(o.q):
+            groups[value].append(o)
     return {t: metrics(g, default_doc) for t, g in sorted(groups.items())}
 
 
@@ -153,7 +195,7 @@ def by_type_and_mode(outcomes: Sequence[Outcome], default_doc: str) -> dict[str,
 def _fmt(v: float) -> str:
     if isinstance(v, int):
         return str(v)
-    return "–" if v != v else (f"{v:.0f}" if v > 10 else f"{v:.3f}")
+    return "–" if math.isnan(v) else (f"{v:.0f}" if v > 10 else f"{v:.3f}")
 
 
 def table(rows: dict[str, dict[str, float]], cols: Sequence[str]) -> str:
@@ -164,25 +206,39 @@ def table(rows: dict[str, dict[str, float]], cols: Sequence[str]) -> str:
 FINAL_COLS = ("n", "hit@1", "hit@3", "mrr", "key_coverage", "abstain_precision", "abstain_recall", "abstain_f1", "false_abstain", "latency_p50_ms", "latency_p95_ms")
 
 
-def report(outcomes: Sequence[Outcome], default_doc: str, out_dir: Path | None, title: str) -> tuple[dict[str, dict[str, float]], str]:
+def _misses(outcomes: Sequence[Outcome], default_doc: str) -> list[str]:
+    lines = []
+    for o in outcomes:
+        final = o.ranked["final"]
+        wrong = (o.q.answerable and (o.abstained or not final or not _is_gold(o.q, final[0], default_doc))) or (not o.q.answerable and not o.abstained)
+        if wrong:
+            got = f"declined ({o.coverage})" if o.abstained else f"{final[0].doc_id} {final[0].section or final[0].point}"
+            gold = list(o.q.sections or o.q.points) or "abstain"
+            lines.append(f"- `{o.q.id}` ({o.q.type}) {o.q.question} · gold {gold} · got {got}\n  - read as: {o.reading}\n")
+    return lines
+
+
+def report(
+    outcomes: Sequence[Outcome], default_doc: str, out_dir: Path | None, title: str, settings: dict[str, object] | None = None
+) -> tuple[dict[str, dict[str, float]], str]:
     modes = {mode: metrics(outcomes, default_doc, mode) for mode in MODES if mode in outcomes[0].ranked}
-    types = by_type(outcomes, default_doc)
+    groups = {g: by_type(outcomes, default_doc, g) for g in GROUPINGS}
+    cols = ("n", "hit@1", "hit@3", "key_coverage", "abstain_recall", "false_abstain", "partial")
     md = [f"# {title}\n", "## Retrieval modes\n", table(modes, ("n", "hit@1", "hit@3", "mrr")), "\n## Final pipeline\n", table({"final": modes["final"]}, FINAL_COLS)]
-    md += ["\n## Per question type (final pipeline)\n", table(types, ("n", "hit@1", "hit@3", "key_coverage", "abstain_recall", "false_abstain"))]
+    for g, rows in groups.items():
+        if rows:
+            md += [f"\n## Per question {g} (final pipeline)\n", table(rows, cols)]
     type_modes = by_type_and_mode(outcomes, default_doc)
     md += ["\n## hit@1 per question type and retrieval mode\n", table(type_modes, [m for m in MODES if m in modes])]
-    misses = [o for o in outcomes if (o.q.answerable and (o.abstained or not o.ranked["final"] or o.ranked["final"][0] not in _gold(o.q, default_doc))) or (not o.q.answerable and not o.abstained)]
-    if misses:
-        md.append("\n## Misses\n")
-        for o in misses:
-            got = "abstained" if o.abstained else (o.ranked["final"][:1] or "-")
-            md.append(f"- `{o.q.id}` ({o.q.type}) {o.q.question} → {o.rewritten} · gold {list(o.q.points) or 'abstain'} · got {got}\n")
+    if misses := _misses(outcomes, default_doc):
+        md += ["\n## Misses\n", *misses]
     text = "".join(md)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "report.md").write_text(text, encoding="utf-8")
-        (out_dir / "metrics.json").write_text(json.dumps({"modes": modes, "types": types, "type_modes": type_modes}, ensure_ascii=False, indent=2), encoding="utf-8")
-        _charts(modes, types, [o.latency_ms for o in outcomes], out_dir)
+        saved = {"modes": modes, "types": groups["type"], "styles": groups["style"], "categories": groups["category"], "type_modes": type_modes, "settings": settings or {}}
+        (out_dir / "metrics.json").write_text(json.dumps(saved, ensure_ascii=False, indent=2), encoding="utf-8")
+        _charts(modes, groups["type"], [o.latency_ms for o in outcomes], out_dir)
     return modes, text
 
 
@@ -211,7 +267,7 @@ def _charts(modes: dict[str, dict[str, float]], types: dict[str, dict[str, float
     tnames = list(types)
     for j, metric in enumerate(("hit@1", "key_coverage", "abstain_recall")):
         vals = [types[t].get(metric, float("nan")) for t in tnames]
-        ax.bar([i + 0.27 * j for i in range(len(tnames))], [0 if v != v else v for v in vals], width=0.27, label=metric)
+        ax.bar([i + 0.27 * j for i in range(len(tnames))], [0 if math.isnan(v) else v for v in vals], width=0.27, label=metric)
     ax.set_xticks([i + 0.27 for i in range(len(tnames))], tnames, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_title("Final pipeline per question type")
@@ -261,9 +317,10 @@ def run_cli(args: argparse.Namespace, qa) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    default_doc = next((d.doc_id for d in qa.index.documents if d.kind is DocKind.NOTICE), qa.index.documents[0].doc_id)
+    default_doc = default_doc_id(qa)
     outcomes = run(qa, questions, modes)
-    modes_m, text = report(outcomes, default_doc, args.report_dir, f"policy-qa evaluation: {', '.join(str(p) for p in args.questions)}")
+    title = f"policy-qa evaluation: {', '.join(str(p) for p in args.questions)}"
+    modes_m, _ = report(outcomes, default_doc, args.report_dir, title, qa.settings.to_json())
     print(table(modes_m, ("n", "hit@1", "hit@3", "mrr")))
     print(table({"final": modes_m["final"]}, FINAL_COLS))
     if args.report_dir:

@@ -1,4 +1,4 @@
-"""The assistant end to end: validate → rewrite follow-ups → retrieve → quote and cite, or abstain."""
+"""The assistant end to end: validate → read the question → retrieve → quote and cite, partly answer, or abstain."""
 
 from __future__ import annotations
 
@@ -6,66 +6,37 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import config
-from .answering import Answer, AnswerBuilder, Asked, Evidence, Selection, asked_facts
+from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, summarize
 from .index import Index, load_or_build
 from .inputs import InvalidQuestionError, validate_question  # noqa: F401  (re-exported: web and cli import them from here)
-from .parsing import DocKind
-from .questions import GENERIC, Rewriter, asked_years, conjunct_questions, sub_questions
-from .retrieval import Mode, RetrievalConfig, Retriever, asking_sentences, normalize_query
+from .lexicon import Settings, lexicon, rule
+from .parsing import Document
+from .questions import conjunct_questions
+from .reading import Language, QuestionReader, Reading
+from .retrieval import Mode, Retrieval, Retriever, asking_sentences
 
 logger = logging.getLogger(__name__)
 
 
-_MORE = re.compile(r"还有|其他|其它|别的|另外|此外|除了")
-_LIST_QUESTION = re.compile(r"哪些|哪几|都有|都做|方面|举措|措施有|安排有|涉及")
-_CONJOINED = re.compile(r"分别|[\u4e00-\u9fff]{2}(?:、|和|与|及|以及)[\u4e00-\u9fff]{2}")
-_RELATIVE_YEAR = {"今年": 0, "本年度": 0, "本年": 0, "明年": 1, "去年": -1, "后年": 2, "前年": -2}
-# Five-year plan periods, so "“十四五”期间建几所学校" is checked against the years the text covers.
-_PLAN_PERIODS = {"十三五": (2016, 2020), "十四五": (2021, 2025), "十五五": (2026, 2030)}
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When an answer may stand, and which further points it cites.
-
-    A question that asks for a number, date, fee, phone number, place, name or
-    procedure needs that kind of fact in the quote. Beyond that, an answer stands
-    when the quote covers enough of the question's terms (IDF-weighted) *or* the
-    dense match is strong: colloquial parent questions share few words with the
-    text but embed close to it, while off-topic questions do neither (dev: top
-    cosine 0.83–0.88, coverage < 0.2). All values were fitted by grid search on
-    eval/dev.jsonl + eval/dev_extra.jsonl and checked on the later tuning sets
-    (eval/dev_weak, dev_parent, dev_abstain, dev_followup: 489 questions in all), never on eval/test.
-    """
-
-    coverage: float = 0.15
-    dense: float = 0.88
-    typed_coverage: float = 0.3  # a number or date only answers if its sentence is about the question …
-    typed_dense: float = 0.88  # … by its words or, for colloquial questions, by a strong dense match
-    extra_ratio: float = 0.85  # a further point is cited when its score is this close to the top one …
-    list_ratio: float = 0.75  # … or this close when the question asks for a list
-    max_extra: int = 3  # how many further hits are considered
-    cover_ratio: float = 0.5  # a list question's uncovered term brings in a point scoring this close
-    anchor_units: int = 4  # a list question's term named by at most this many points cites them all
+_RANGE = re.compile(r"(?:19|20)\d{2}\s*(?:年)?\s*[—–\-~至到]\s*(?:19|20)\d{2}")
 
 
 class PolicyQA:
     """Load once, then :meth:`ask` as often as needed (thread-safe: read-only after load)."""
 
-    def __init__(self, index: Index, embedder, *, retrieval: RetrievalConfig = RetrievalConfig(), thresholds: Thresholds = Thresholds()):
+    def __init__(self, index: Index, embedder, *, settings: Settings | None = None):
         self.index = index
         self.embedder = embedder
-        self.retriever = Retriever(index, embedder, retrieval)
-        self.builder = AnswerBuilder(index)
-        self.rewriter = Rewriter(index.keywords.tokenizer, embedder, [u.text for _, u in index.units.values()])
-        self.thresholds = thresholds
-        notices = [d for d in index.documents if d.kind is DocKind.NOTICE and d.year]
-        self.current_year = max((d.year for d in notices), default=None)
-        self.years = {d.year for d in index.documents if d.year}
+        self.settings = settings = settings or Settings()
+        self.retriever = Retriever(index, embedder, settings)
+        self.builder = AnswerBuilder(index, settings)
+        titles = {d.doc_id: d.title for d in index.documents}
+        units = [u.text for _, u in index.units.values()]
+        self.reader = QuestionReader(index.keywords.tokenizer, embedder, units, titles, settings.specific_units, self._answer_units)
+        self.rewriter = self.reader.rewriter
 
     @classmethod
     def load(
@@ -83,64 +54,103 @@ class PolicyQA:
         index = load_or_build(list(corpus or config.corpus_paths()), index_dir or config.index_dir(), embedder, progress=progress, rebuild=rebuild)
         return cls(index, embedder)
 
-    # -- the question, made standalone and year-explicit ------------------------------------
+    def _answer_units(self, question: str) -> list[str]:
+        """The text of the unit that best answers ``question`` asked alone (is a follow-up's topic part of it?)."""
+        hits = self.retriever.search(self.reader.read(question), k=1).hits
+        return [self.index.units[h.unit_key][1].text for h in hits]
+
+    def read(self, question: str, history: Sequence[str] = ()) -> Reading:
+        return self.reader.read(question, history)
+
     def rewrite(self, question: str, history: Sequence[str] = ()) -> str:
-        q = self.rewriter.rewrite(question, history)
-        if self.current_year:
-            for word, delta in _RELATIVE_YEAR.items():
-                q = q.replace(word, f"{self.current_year + delta}年")
-        return normalize_query(q)
+        """The standalone question (relative years kept as words: each document reads them against its own year)."""
+        return self.read(question, history).standalone
 
     def ask(self, question: object, history: object = (), *, mode: Mode = Mode.HYBRID, k: int = 5) -> Answer:
         start = time.perf_counter()
         q, hist = validate_question(question, history)
-        rewritten = self.rewrite(q, hist)
-        retrieval = self.retriever.search(rewritten, k=k, mode=mode)
-        facts = asked_facts(rewritten)
+        reading = self.read(q, hist)
+        retrieval = self.retriever.search(reading, k=k, mode=mode)
         if not retrieval.hits:
-            text, related = self.builder.abstention(retrieval)
-            return Answer(q, rewritten, text, True, related, (time.perf_counter() - start) * 1000)
-        selections = self._select(retrieval, facts)
-        if hist and _MORE.search(q):
+            return self._abstain(reading, retrieval, "", start)
+        selections = self._select(reading, retrieval)
+        if hist and rule("more").search(q):
             # 具体还有哪些措施？: quote what the last answer did not.
             shown = self._shown(hist, selections[0].hit.unit_key)
-            selections[0] = self.builder.select(retrieval, selections[0].hit, facts, shown=shown)
-        ev = self.builder.evidence(retrieval, selections, facts)
-        note = self._year_note(rewritten, selections)
-        if note or not self._answerable(ev, facts):
-            text, related = self.builder.abstention(retrieval, note)
-            return Answer(q, rewritten, text, True, related, (time.perf_counter() - start) * 1000)
+            selections[0] = self.builder.select(retrieval, selections[0].hit, reading.facts, shown=shown)
+        ev = self.builder.evidence(retrieval, selections, reading.facts)
+        doc = self.index.units[selections[0].hit.unit_key][0]
+        coverage, missing, note = self._decide(reading, ev, selections, doc)
+        if coverage is Coverage.NONE:
+            return self._abstain(reading, retrieval, note, start)
         citations = tuple(self.builder.citation(s) for s in selections)
-        return Answer(q, rewritten, self.builder.render(selections), False, citations, (time.perf_counter() - start) * 1000)
+        english = reading.language is Language.ENGLISH
+        summary = summarize(selections[0].quote, reading.facts, retrieval.tokens, coverage, missing, english)
+        text = self.builder.render(selections)
+        if coverage is Coverage.PARTIAL:
+            text = f"{summary}\n{text}"
+        return Answer(
+            q, reading.resolved(doc.year), text, False, citations, (time.perf_counter() - start) * 1000, coverage, summary, reading.used_history
+        )
 
-    def _select(self, retrieval, facts: tuple[Asked, ...]) -> list[Selection]:
-        if parts := sub_questions(retrieval.query):
-            # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
-            picks = [self._pick(part) for part in parts]
-            if picks := [p for p in picks if p is not None]:
-                return self.builder.merge(picks)
+    def _abstain(self, reading: Reading, retrieval: Retrieval, note: str, start: float) -> Answer:
+        text, related = self.builder.abstention(retrieval, note)
+        year = self.index.units[retrieval.hits[0].unit_key][0].year if retrieval.hits else None
+        ms = (time.perf_counter() - start) * 1000
+        return Answer(reading.question, reading.resolved(year), text, True, related, ms, Coverage.NONE, "", reading.used_history)
+
+    def _decide(self, reading: Reading, ev: Evidence, selections: list[Selection], doc: Document) -> tuple[Coverage, Asked | None, str]:
+        """Full, partial or no answer, and for a partial one the fact the quote lacks; a note says why there is none."""
+        if note := self._scope_note(reading, selections, doc):
+            return Coverage.NONE, None, note
+        t = self.settings
+        topical = ev.coverage >= t.coverage or ev.top_dense >= t.dense
+        if not self._shares_words(reading):
+            return Coverage.NONE, None, ""  # 明天会下雨吗: not one of its words is in any indexed text
+        if not reading.facts:
+            return (Coverage.FULL if topical else Coverage.NONE), None, ""
+        if ev.type_ok and (ev.coverage >= t.typed_coverage or ev.quote_dense >= t.typed_dense):
+            return Coverage.FULL, None, ""
+        missing = next((f for f in reading.facts if not f.satisfied_by(selections[0].quote)), None)
+        if missing is not None and ev.coverage >= t.partial_coverage:  # the topic is named in the quote, not just near it
+            return Coverage.PARTIAL, missing, ""
+        return Coverage.NONE, None, ""
+
+    def _shares_words(self, reading: Reading) -> bool:
+        known = self.index.keywords.doc_freq
+        # A place name (东丽区) says where, not what about: 明天东丽区会下雨吗 shares no word with the notice.
+        places = "".join(reading.scope.places) + "".join(w for w, f in self.rewriter.pos_cut(reading.standalone) if f.startswith("ns"))
+        words = [t for t in self.index.keywords.tokenizer(reading.standalone) if len(t) > 1 and t not in places]
+        return bool(reading.expansions) or any(t in known for t in words)
+
+    def _select(self, reading: Reading, retrieval: Retrieval) -> list[Selection]:
+        facts = reading.facts
+        # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
+        if picks := [p for p in (self._pick(part) for part in reading.sub_questions) if p is not None]:
+            return self.builder.merge(picks)
         hits = retrieval.hits
         selections = [self.builder.select(retrieval, hits[0], facts)]
-        if items := conjunct_questions(asking_sentences(retrieval.query), self.rewriter.pos_cut, self._in_text):
+        if items := conjunct_questions(asking_sentences(reading.standalone), self.rewriter.pos_cut, self._in_text):
             # 体育、美育、劳动教育分别怎么抓: each item's best point leads; the whole question's follows.
             picks = [p for p in (self._pick(item) for item in items) if p is not None]
             selections = self.builder.merge(picks + selections)
         # Further points join when they score nearly as well (the question spans them);
         # a question asking for a list (哪些方面, 都有哪些举措) lets them in more easily.
-        listing = bool(_LIST_QUESTION.search(retrieval.query))
-        ratio = self.thresholds.list_ratio if listing else self.thresholds.extra_ratio
-        for h in hits[1 : 1 + self.thresholds.max_extra]:
-            if len(selections) > self.thresholds.max_extra or any(s.hit.unit_key == h.unit_key for s in selections):
+        listing = bool(rule("list").search(reading.standalone))
+        t = self.settings
+        ratio = t.list_ratio if listing else t.extra_ratio
+        for h in hits[1 : 1 + t.max_extra]:
+            if len(selections) > t.max_extra or any(s.hit.unit_key == h.unit_key for s in selections):
                 continue
             if h.score > 0 and h.score >= ratio * hits[0].score and not h.unit_key.endswith(("#header", "#preamble")):
                 selections.append(self.builder.select(retrieval, h, facts, max_sentences=2))
         if listing:
             selections += self._anchored(retrieval, selections, facts)
-        if listing or _CONJOINED.search(retrieval.query):
+        if listing or rule("conjoined").search(reading.standalone):
             selections += self._completed(retrieval, selections, facts)
         return selections
 
-    def _completed(self, retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
+    def _completed(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
         """For 体育、美育、劳动教育分别怎么抓: a point for each asked term no quote holds yet.
 
         Terms are taken most specific first (by IDF); each brings in the best-ranked point
@@ -149,15 +159,16 @@ class PolicyQA:
         top = selections[0].hit
         quotes = "".join(s.quote for s in selections)
         chosen = {s.hit.unit_key for s in selections}
-        room = 1 + self.thresholds.max_extra - len(selections)
+        room = 1 + self.settings.max_extra - len(selections)
         extra: list[Selection] = []
+        generic = lexicon().generic
         # Years are the year logic's to handle: 2020 would pull in the preamble, which names it.
-        terms = [t for t in dict.fromkeys(retrieval.tokens) if len(t) > 1 and t not in GENERIC and not t.isdigit()]
+        terms = [t for t in dict.fromkeys(retrieval.tokens) if len(t) > 1 and t not in generic and not t.isdigit()]
         for term in sorted(terms, key=self.index.keywords.idf, reverse=True):
             if room <= 0 or term in quotes:
                 continue
             for h in retrieval.ranking:
-                if h.score < self.thresholds.cover_ratio * top.score:
+                if h.score < self.settings.cover_ratio * top.score:
                     break
                 if h.doc_id == top.doc_id and h.unit_key not in chosen and not h.unit_key.endswith("#header") and term in self.index.units[h.unit_key][1].text:
                     sel = self.builder.select(retrieval, h, facts, max_sentences=1, anchor=term)
@@ -168,7 +179,7 @@ class PolicyQA:
                     break
         return extra
 
-    def _anchored(self, retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
+    def _anchored(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
         """For 涉及京津冀的工作有哪些: the other points that name the question's specific term.
 
         A term of the question that the top quote contains and only a few points of that
@@ -179,11 +190,12 @@ class PolicyQA:
         units = [h for h in retrieval.ranking if h.doc_id == top.doc_id and not h.unit_key.endswith("#header")]
         texts = {h.unit_key: self.index.units[h.unit_key][1].text for h in units}
         chosen = {s.hit.unit_key for s in selections}
-        room = 1 + self.thresholds.max_extra - len(selections)
+        room = 1 + self.settings.max_extra - len(selections)
         extra: list[Selection] = []
-        for term in sorted(dict.fromkeys(retrieval.tokens), key=self.index.keywords.idf, reverse=True):
+        year = self.index.units[top.unit_key][0].year
+        for term in sorted(dict.fromkeys(retrieval.tokens_for(year)), key=self.index.keywords.idf, reverse=True):
             naming = [h for h in units if term in texts[h.unit_key]]
-            if len(term) < 2 or term not in selections[0].quote or not 2 <= len(naming) <= self.thresholds.anchor_units:
+            if len(term) < 2 or term not in selections[0].quote or not 2 <= len(naming) <= self.settings.anchor_units:
                 continue
             for h in naming:
                 if room > 0 and h.unit_key not in chosen:
@@ -194,36 +206,54 @@ class PolicyQA:
 
     def _shown(self, history: Sequence[str], unit_key: str) -> frozenset[int]:
         """The sentences of ``unit_key`` that the answer to the last turn quoted."""
-        last = self.rewrite(history[-1], history[:-1])
+        last = self.read(history[-1], history[:-1])
         retrieval = self.retriever.search(last)
         if not retrieval.hits:
             return frozenset()
-        return frozenset(i for s in self._select(retrieval, asked_facts(last)) if s.hit.unit_key == unit_key for i in s.sentences)
+        return frozenset(i for s in self._select(last, retrieval) if s.hit.unit_key == unit_key for i in s.sentences)
 
     def _pick(self, question: str) -> Selection | None:
-        sub = self.retriever.search(question, k=1)
-        return self.builder.select(sub, sub.hits[0], asked_facts(question), max_sentences=2) if sub.hits else None
+        reading = self.read(question)
+        sub = self.retriever.search(reading, k=1)
+        return self.builder.select(sub, sub.hits[0], reading.facts, max_sentences=2) if sub.hits else None
 
     def _in_text(self, phrase: str) -> bool:
         return any(phrase in u.text for _, u in self.index.units.values())
 
-    def _answerable(self, ev: Evidence, facts: tuple[Asked, ...]) -> bool:
-        t = self.thresholds
-        if facts:
-            return ev.type_ok and (ev.coverage >= t.typed_coverage or ev.quote_dense >= t.typed_dense)
-        return ev.coverage >= t.coverage or ev.top_dense >= t.dense
+    # -- what the question pins down, against the document that answers -------------------
+    def _scope_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
+        """Why the quote cannot answer: another year, another district, or a national rule asked of a local text."""
+        return self._year_note(reading, selections, doc) or self._place_note(reading, doc) or self._national_note(reading, doc)
 
-    def _year_note(self, question: str, selections: list[Selection]) -> str:
-        asked = asked_years(question)
-        # The year must be in the quoted sentences themselves: point 11 names 2019 only as a plan's span.
+    def _year_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
+        asked = reading.scope.years_for(doc.year)
         quoted = "".join(s.quote for s in selections)
-        missing = [f"{y}年" for y in sorted(asked) if y not in self.years and str(y) not in quoted]
+        if reading.facts:
+            # A figure or date must be the year's own: 2019 in 《…行动方案（2019—2020年）》 or a 2018-2035 span is no
+            # 2019 figure (an open question about the plan itself may still cite its title).
+            quoted = _RANGE.sub("", re.sub(r"《[^》]*》", "", quoted))
+        missing = [f"{y}年" for y in sorted(asked) if y != doc.year and str(y) not in quoted]
         missing += [
             f"“{name}”期间（{a}—{b}年）"
-            for name, (a, b) in _PLAN_PERIODS.items()
-            if name in question and name not in quoted and not any(a <= y <= b for y in self.years)
+            for name, a, b in reading.scope.periods
+            if name not in quoted and not (doc.year and a <= doc.year <= b)
         ]
         if not missing:
             return ""
-        covered = "、".join(f"{y}年" for y in sorted(self.years))
-        return f"抱歉，现有文件只涵盖{covered}的内容，没有关于{'、'.join(missing)}的安排，不能把{covered}的计划当作{missing[0]}的事实回答。"
+        own = f"{doc.year}年" if doc.year else "其他年份"
+        return f"抱歉，《{doc.title}》是{own}的文件，没有关于{'、'.join(missing)}的安排，不能把{own}的计划当作{missing[0]}的事实回答。"
+
+    def _place_note(self, reading: Reading, doc: Document) -> str:
+        text = self.retriever.document_text(doc.doc_id)
+        other = [p for p in reading.scope.places if p not in text and p[:-1] not in text]
+        if not other:
+            return ""
+        return f"抱歉，《{doc.title}》是{doc.issuer or '本地'}的文件，没有关于{'、'.join(other)}的规定，不能把它当作{other[0]}的做法回答。"
+
+    def _national_note(self, reading: Reading, doc: Document) -> str:
+        if not reading.scope.national or rule("national_issuer").search(f"{doc.issuer} {doc.title}"):
+            return ""
+        return f"抱歉，问题问的是国家层面的规定，而《{doc.title}》是{doc.issuer or '地方'}的文件，收录的文件中没有相应的国家规定。"
+
+
+__all__ = ["Answer", "Citation", "InvalidQuestionError", "PolicyQA", "Settings", "validate_question"]

@@ -1,25 +1,26 @@
-"""Reading a question: follow-ups made standalone, several questions in one split apart, the years it asks about."""
+"""Question text helpers: follow-ups made standalone, several questions in one split apart, the years asked about.
+
+The cue words come from assistant/lexicon/ (rules.tsv: ``follow.*``, ``interrogative``;
+attributes.txt, generic.txt); :mod:`assistant.reading` puts them together into a Reading.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from .keywords import COLLOQUIAL
+import numpy as np
+
+from .lexicon import lexicon, rule
 from .retrieval import asking_part, normalize_query, years_in
 
-_PRONOUN = re.compile(r"^(?:那么?|还有|另外)?(它们|它|其|这个|那个|这项|这些|那些|该项|该|这(?=是|个|次|届|项)|那(?=是))")
-_FOLLOW_MARKER = re.compile(r"^(?:那么|那|还有|另外)(?![个些样])")
-_NO_SUBJECT = re.compile(r"^(?:是|有|要|能|会|在|还|都|一共|具体|主要|第几|几|多少)")
-_ELLIPSIS = re.compile(r"^(?:那么?|还有|另外|那如果是)?(.{1,12}?)(?:呢|怎么样|如何)[？?。!！]*$")
-_ASKING = re.compile(r"(是?第几|什么时候|何时|怎么办|怎么样|怎么|如何|是什么|有什么|有哪些|哪些|是否|是不是|有没有|多少|几[所个届项]?|吗|呢)[^，,]*$")
-# What a question asks about a topic; 那X呢 swaps the topic and keeps these.
-_ASKED_ATTRIBUTES = frozenset("目标 要求 措施 安排 政策 规定 内容 任务 工作 方面 举措 标准 时间 变化 计划 规划 办法 意见 情况 作用 目的".split())
-# Words that say what is asked (依据, 材料), not what about: they leave the topic to the last turn.
-GENERIC = _ASKED_ATTRIBUTES | frozenset("依据 根据 按照 材料 证明 手续 名额 交钱 收钱 时间 地点 文件 通知 规定 具体 什么样 孩子 学生 老师 家长 学校".split())
 _TOPIC_POS = frozenset("njls")  # nouns, set phrases and place words (高中) name topics; verbs (参加) and adverbs (根本) do not
-SPECIFIC_UNITS = 3  # a term in at most this many units names a topic (tuned on the dev follow-ups: 3 and 2 tie, 5 is worse)
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
+
+
+class Embedder(Protocol):
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
 def _is_content(word: str, flag: str) -> bool:
@@ -27,36 +28,52 @@ def _is_content(word: str, flag: str) -> bool:
     return flag[:1] in _CONTENT_POS and (len(word) > 1 or flag.startswith("n"))
 
 
+def is_question(text: str) -> bool:
+    """Whether ``text`` asks something (谢谢 / 👍 / 好的 do not)."""
+    return bool(rule("interrogative").search(text)) or any(c in text for c in "?？呢吗")
+
+
 class Rewriter:
     """Turns a follow-up such as 那幼儿园呢？ into a standalone question using the last turn.
 
-    Pronouns (它, 这) take the last question's topic; an elliptical 那X呢 swaps X
-    for the noun phrase of the last question it is most similar to (by embedding),
-    so 体质健康呢 after 近视防控今年有什么目标 replaces 近视防控 and keeps 目标.
+    A follow-up borrows from the last turn only when it cannot stand alone: it opens with a
+    pronoun (它, 这), is an elliptical 那X呢 or 还有呢, or names no topic of its own
+    (什么时候办？). An elliptical 那X呢 swaps X for the noun phrase of the last question it
+    is most similar to (by embedding): 体质健康呢 after 近视防控今年有什么目标 keeps 目标.
     """
 
-    def __init__(self, tokenizer, embedder, unit_texts: Sequence[str] = ()):
+    def __init__(
+        self,
+        tokenizer,
+        embedder: Embedder,
+        unit_texts: Sequence[str] = (),
+        specific_units: int = 3,
+        answer_units: Callable[[str], Sequence[str]] | None = None,
+    ):
+        """``answer_units`` gives the texts of the units that answer a question (to tell a continuation from a new topic)."""
         import jieba.posseg
 
         self._pos = jieba.posseg.POSTokenizer(tokenizer._jieba)
         self._tokenizer = tokenizer
         self._embedder = embedder
         self._unit_texts = tuple(unit_texts)
+        self._specific_units = specific_units
+        self._answer_units = answer_units
         self._pos.lcut("预热")  # load the POS dictionary now, not on the first follow-up
 
     def pos_cut(self, text: str) -> list[tuple[str, str]]:
         return [(w.word, w.flag) for w in self._pos.cut(text)]
 
-    def _topic(self, prev: str) -> str:
+    def topic(self, prev: str) -> str:
         """What the last question was about: 劳动教育有什么比赛 → 劳动教育比赛 (the asked noun stays, 什么 goes)."""
-        m = _ASKING.search(prev)
+        m = rule("follow.asking").search(prev)
         if m is None:
             return prev.rstrip("？?。，, ")
-        tail = self._noun_phrases(m.group(0)[len(m.group(1)):])
-        kept = "".join(p for p in tail if p not in _ASKED_ATTRIBUTES)
+        tail = self.noun_phrases(m.group(0)[len(m.group(1)) :])
+        kept = "".join(p for p in tail if p not in lexicon().attributes)
         return (prev[: m.start()] + kept).rstrip("？?。，, ") or prev
 
-    def _noun_phrases(self, text: str) -> list[str]:
+    def noun_phrases(self, text: str) -> list[str]:
         phrases, current, has_noun = [], "", False
         for w in [*self._pos.cut(text), None]:
             if w is not None and _is_content(w.word, w.flag):
@@ -68,42 +85,77 @@ class Rewriter:
             current, has_noun = "", False
         return phrases
 
-    def rewrite(self, question: str, history: Sequence[str]) -> str:
-        if not history:
-            return question
-        prev = normalize_query(history[-1]).rstrip("？?。 ")
+    def rewrite(self, question: str, history: Sequence[str]) -> tuple[str, bool]:
+        """The standalone question and whether it borrowed from ``history``."""
+        text, used = self._rewrite(question, history)
+        return normalize_query(text), used
+
+    def _rewrite(self, question: str, history: Sequence[str]) -> tuple[str, bool]:
         q = normalize_query(question)
-        if (m := _PRONOUN.match(q)) is not None:
-            return self._topic(prev) + q[m.end():]
-        if _NO_SUBJECT.match(q):
-            return self._topic(prev) + q
-        if (m := _ELLIPSIS.match(q)) is not None:
-            new = m.group(1)
-            phrases = [p for p in self._noun_phrases(prev) if p not in new and new not in p and p not in _ASKED_ATTRIBUTES]
-            if phrases:
-                vecs = self._embedder.encode_queries([new, *phrases])
-                target = phrases[int((vecs[1:] @ vecs[0]).argmax())]
-                i = prev.rfind(target)
-                return prev[:i] + new + prev[i + len(target):] + "？"
-            return f"{self._topic(prev)}，{new}？"
-        # 那没法到学校上课的孩子怎么办 and 什么时候办 name no topic of their own; 那高中招生录取怎么搞 does.
-        rest = q[m.end():] if (m := _FOLLOW_MARKER.match(q)) is not None else q
-        if not self._names_topic(rest):
-            return f"{self._topic(prev)}，{rest}"
-        return question
+        if not history or (not is_question(q) and len(re.findall(r"\w", q)) <= 6):
+            return q, False  # 谢谢 or an emoji never glues onto the last turn
+        prev = normalize_query(history[-1]).rstrip("？?。 ")
+        if (m := rule("follow.pronoun").match(q)) is not None:  # 它是第几届 / 还有别的吗
+            return self.topic(prev) + q[m.end() :], True
+        # 那幼儿园呢 / 小学呢 swap the topic; 学校食堂安全怎么样 asks afresh.
+        if (m := rule("follow.ellipsis").match(q)) is not None and (rule("follow.marker").match(q) or q.rstrip("？?。!！").endswith("呢")):
+            return self._swap(prev, m.group(1)), True
+        rest = q[m.end() :] if (m := rule("follow.marker").match(q)) is not None else q
+        first = re.split(r"[？?，,。!！]", rest)[0]
+        if rule("follow.no_subject").match(rest) and not self.topic_terms(first):
+            return self.topic(prev) + rest, True  # 第几届了？跟…一起办吗: the first clause has no subject
+        # 那没法到学校上课的孩子怎么办 and 什么时候办 name no topic of their own; 今年教师培训有什么安排 does, and
+        # starts afresh unless its topic is part of what answered the last turn (管理网络 after 特殊教育).
+        terms = self.topic_terms(rest)
+        if not terms or self._continues(terms, prev, rest):
+            return f"{self.topic(prev)}，{rest}", True
+        return q, False
 
-    def _names_topic(self, text: str) -> bool:
-        """Whether ``text`` names a term only a few units use (招生, 党员, 校外培训机构 for 补课)."""
+    def _continues(self, terms: Sequence[str], prev: str, rest: str) -> bool:
+        """管理网络是几级的 after 特殊教育: its terms are all in the unit that answered the last turn,
+        yet asked alone it lands elsewhere; a question that lands there by itself needs no history."""
+        if self._answer_units is None:
+            return False
+        units = self._answer_units(prev)
+        words = [w for w in self._tokenizer(rest) if len(w) > 1 and w not in lexicon().generic and self._units_with(w)]
+        if not units or not all(t in units[0] for t in [*terms, *words]):
+            return False  # 高中招生录取 after 高中课程改革: 招生 is new, so it is a new question
+        return self._answer_units(rest)[:1] != units[:1]
+
+    def _swap(self, prev: str, new: str) -> str:
+        """那幼儿园呢 after 今年计划建几所小学: 小学 → 幼儿园; 那新来的老师呢 restricts who, so it is added."""
+        generic = lexicon().generic
+        if any(w in generic for w, _ in self.pos_cut(new)):
+            return f"{self.topic(prev)}，{new}呢？"
+        phrases = [p for p in self.noun_phrases(prev) if p not in new and new not in p and p not in lexicon().attributes]
+        if not phrases:
+            return f"{self.topic(prev)}，{new}？"
+        vecs = self._embedder.encode_queries([new, *phrases])
+        target = phrases[int((vecs[1:] @ vecs[0]).argmax())]
+        i = prev.rfind(target)
+        return prev[:i] + new + prev[i + len(target) :] + "？"
+
+    def names_topic(self, text: str) -> bool:
+        return bool(self.topic_terms(text))
+
+    def topic_terms(self, text: str) -> list[str]:
+        """The terms by which ``text`` names a topic of its own: a term few units use (招生, 党员) or a phrase the text holds (教师培训)."""
+        generic = lexicon().generic
+        # Terms harvested from the text (“鲁班工坊”) are topics whatever jieba's tag for them.
+        terms = set(self._tokenizer.terms)
+        nouns = " ".join(w for w, f in self.pos_cut(text) if f[:1] in _TOPIC_POS or w in terms)
         # A colloquial word counts by its policy term (补课 → 校外培训机构), unless it only says what is asked (名额).
-        nouns = " ".join(w.word for w in self._pos.cut(text) if w.flag[:1] in _TOPIC_POS)
-        tokens = [*self._tokenizer(nouns), *self._tokenizer.expand(" ".join(k for k in COLLOQUIAL if k in text and k not in GENERIC))]
-        return any(
-            len(t) > 1 and t not in GENERIC and 0 < sum(t in u for u in self._unit_texts) <= SPECIFIC_UNITS for t in tokens
-        )
+        colloquial = [t for e in lexicon().colloquial if (m := e.pattern.search(text)) and m.group(0) not in generic for t in e.terms]
+        tokens = [*self._tokenizer(nouns), *self._tokenizer(" ".join(colloquial))]
+        phrases = [p for p in self.noun_phrases(text) if p not in generic and len(self._tokenizer(p)) > 1]
+        found = [t for t in tokens if len(t) > 1 and t not in generic and 0 < self._units_with(t) <= self._specific_units]
+        return list(dict.fromkeys(found + [p for p in phrases if 0 < self._units_with(p) <= self._specific_units]))
+
+    def _units_with(self, term: str) -> int:
+        return sum(term in u for u in self._unit_texts)
 
 
-_INTERROGATIVE = re.compile(r"(?<!好)几(?!乎)|多少|哪|什么|吗|怎么|如何|是否|有没有")
-_SERIES = frozenset("、 和 与 及 以及".split())
+_SERIES = frozenset(["、", "和", "与", "及", "以及"])
 
 
 def conjunct_questions(
@@ -117,8 +169,18 @@ def conjunct_questions(
     """
     if "分别" not in question and "、" not in question:
         return []
-    words = list(pos_cut(question))
-    # Group content words into phrases; anything else (的, 对, 分别, numbers) stands alone.
+    groups, first_word = _content_groups(pos_cut(question))
+    start, end = _longest_series(groups)
+    seps = {groups[k][0] for k in range(start + 1, end, 2)}
+    if end == start or ("、" not in seps and "分别" not in question) or in_text("".join(g for g, _ in groups[start:end]) + first_word[end]):
+        return []
+    prefix = "".join(g for g, _ in groups[:start])
+    suffix = "".join(g for g, _ in groups[end + 1 :]).replace("分别", "")
+    return [prefix + groups[k][0] + suffix for k in range(start, end + 1, 2)]
+
+
+def _content_groups(words: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, bool]], list[str]]:
+    """Content words grouped into phrases; anything else (的, 对, 分别, numbers) stands alone."""
     groups: list[tuple[str, bool]] = []
     first_word: list[str] = []
     for word, flag in words:
@@ -128,6 +190,10 @@ def conjunct_questions(
         else:
             groups.append((word, content))
             first_word.append(word)
+    return groups, first_word
+
+
+def _longest_series(groups: list[tuple[str, bool]]) -> tuple[int, int]:
     best: tuple[int, int] = (0, 0)
     i = 0
     while i < len(groups):
@@ -137,19 +203,13 @@ def conjunct_questions(
         if j > i and j - i > best[1] - best[0]:
             best = (i, j)
         i = max(j, i + 1)
-    start, end = best
-    seps = {groups[k][0] for k in range(start + 1, end, 2)}
-    if end == start or ("、" not in seps and "分别" not in question) or in_text("".join(g for g, _ in groups[start:end]) + first_word[end]):
-        return []
-    prefix = "".join(g for g, _ in groups[:start])
-    suffix = "".join(g for g, _ in groups[end + 1 :]).replace("分别", "")
-    return [prefix + groups[k][0] + suffix for k in range(start, end + 1, 2)]
+    return best
 
 
 def sub_questions(question: str) -> list[str]:
     """Split 要建几所幼儿园、新增多少学位 into its questions; [] when it asks one thing."""
     parts = [p.strip() for p in re.split(r"[、，,；;?？!！]", question.rstrip("?？。!！")) if p.strip()]
-    asking = [p for p in parts if _INTERROGATIVE.search(p)]
+    asking = [p for p in parts if rule("interrogative").search(p)]
     if len(asking) < 2:
         return []
     # 听说要搞师德负面清单，是怎么回事？踩了线会怎么样？: the parts that ask nothing say what about.

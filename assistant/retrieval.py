@@ -7,12 +7,16 @@ import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .chunking import Level
 from .index import Index
-from .parsing import DocKind
+from .lexicon import Settings, rule
+
+if TYPE_CHECKING:
+    from .reading import Reading
 
 
 class Mode(str, Enum):
@@ -27,21 +31,6 @@ class Mode(str, Enum):
 class Fusion(str, Enum):
     RRF = "rrf"
     WEIGHTED = "weighted"
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    fusion: Fusion = Fusion.WEIGHTED
-    dense_weight: float = 0.7  # WEIGHTED: share of the (min-max scaled) dense score
-    rrf_k: int = 20
-    # When colloquial words were translated into policy terms, the keyword side knows more than
-    # the embedding (which never saw 补课班 ≈ 校外培训机构): trust it more (dev: hit@1 0.960 → 0.976).
-    expanded_dense_weight: float = 0.5
-    year_boost: float = 1.2
-    # 孩子上高二，压力大，说过不想活了。学校有什么办法吗？: the story and the question both rank
-    # (dev_abstain hit@1 0.86 → 0.90 at 0.3, the other tuning sets unchanged); evidence takes the closer of the two.
-    asked_weight: float = 0.3
-    header_weight: float = 0.5  # a header shares the title's words with every question; it wins only when asked about
 
 
 @dataclass(frozen=True)
@@ -64,15 +53,11 @@ class Retrieval:
     ranking: tuple[Hit, ...]  # every allowed unit, best first (hits is its head)
     dense: np.ndarray  # cosine per chunk row
     keyword: np.ndarray  # BM25 per chunk row
+    relative: tuple[int, ...] = ()  # offsets of the question's relative time words (今年 → 0)
 
-
-# Questions about the document itself (who issued it, to whom) are the header's to answer.
-_ABOUT_DOCUMENT = re.compile(r"印发|发文|下发|谁发|哪个单位|哪个部门|发给|发送|通知|文件名|标题|落款|附件|主送")
-
-_FILLER = re.compile(
-    r"^(?:(?:请问一下|请问|请教一下|请教|麻烦问一下|麻烦问下|麻烦|想问一下|想问下|想问|我想问一下|我想问|我想咨询一下|我想咨询|咨询一下|咨询|问一下|"
-    r"你好|您好|老师好|老师|在吗|打扰了|打扰一下|那个(?=[，,、!！。\s]|我|请问|就是)|嗯|哦)[，,、!！。\s]*)+"
-)
+    def tokens_for(self, doc_year: int | None) -> tuple[str, ...]:
+        """The tokens, with 今年 / 明年 as the years they mean for a document of ``doc_year``."""
+        return self.tokens + tuple(str(doc_year + off) for off in self.relative) if doc_year else self.tokens
 
 
 @lru_cache(maxsize=1)
@@ -90,7 +75,7 @@ def normalize_query(text: str) -> str:
     """Full-width to half-width, traditional to simplified, drop leading filler such as 请问."""
     text = "".join(unicodedata.normalize("NFKC", ch) if "\uff01" <= ch <= "\uff5e" or ch == "\u3000" else ch for ch in text)
     text = re.sub(r"\s+", " ", to_simplified(text)).strip()
-    stripped = _FILLER.sub("", text).strip()
+    stripped = rule("filler").sub("", text).strip()
     return stripped or text
 
 
@@ -131,10 +116,11 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder, config: RetrievalConfig = RetrievalConfig()):
+    def __init__(self, index: Index, embedder, settings: Settings | None = None, fusion: Fusion = Fusion.WEIGHTED):
         self.index = index
         self.embedder = embedder
-        self.config = config
+        self.settings = settings or Settings()
+        self.fusion = fusion
         self.unit_keys = list(index.rows_by_unit)
         self._unit_rows = [np.asarray(index.rows_by_unit[k]) for k in self.unit_keys]
         self._unit_level_row = np.asarray([next(r for r in rows if index.chunks[r].level is Level.UNIT) for rows in self._unit_rows])
@@ -149,66 +135,100 @@ class Retriever:
         tok = index.keywords.tokenizer
         shared = set.intersection(*(set(tok(d.title)) for d in index.documents)) if index.documents else set()
         self._title_tokens = {t for t in shared if not t.isdigit() and t != "年"}
-        # A year plan's own year (今年 → 2020年) is implicit in every point, yet written in only
+        # A document's own year (今年 → 2020年) is implicit in all its units, yet written in only
         # a few, the preamble among them: it must not rank them. Quotes may still show it.
-        self._implicit_years = {str(d.year) for d in index.documents if d.year and d.kind is DocKind.NOTICE}
+        self._implicit_years = {str(y) for y in self._doc_years}
+        self._doc_text = {d.doc_id: f"{d.title} {d.issuer} " + " ".join(u.text for u in d.units) for d in index.documents}
+        self._doc_year = {d.doc_id: d.year for d in index.documents}
+        self._chunk_doc_year = np.asarray([self._doc_year.get(c.doc_id) or 0 for c in index.chunks])
 
-    def search(self, question: str, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
-        query = normalize_query(question)
+    def tokens(self, reading: Reading) -> tuple[str, ...]:
+        """Keyword tokens: the question's, its colloquial words' policy terms, and the text's whole terms for short forms."""
         tokenizer = self.index.keywords.tokenizer
-        expansion = tokenizer.expand(query)
-        words = tokenizer(query)
+        words = tokenizer(reading.standalone)
         # 研学 or 素拓 alone is no indexed token, only part of the text's whole terms (研学实践教育活动).
         known = self.index.keywords.doc_freq
         partial = [term for w in words if len(w) > 1 and w not in known for term in tokenizer.terms if w in term]
-        tokens = tuple(t for t in dict.fromkeys([*words, *expansion, *tokenizer(" ".join(partial))]) if t not in self._title_tokens)
-        n = len(self.index.chunks)
-        if mode in (Mode.BM25, Mode.BM25_UNITS):
-            dense = rank_dense = np.zeros(n, dtype=np.float32)
-        else:
-            asked = asking_sentences(query)
-            texts = [query, asked] if asked != query and self.config.asked_weight > 0 else [query]
-            qv = self.embedder.encode_queries(texts).astype(np.float32)
-            sims, rows = self.index.faiss.search(qv, n)
-            per = np.empty((len(texts), n), dtype=np.float32)
-            for i in range(len(texts)):
-                per[i, rows[i]] = sims[i]
-            dense = per.max(axis=0)
-            rank_dense = per[0] if len(texts) == 1 else (1 - self.config.asked_weight) * per[0] + self.config.asked_weight * per[1]
-        ranking_tokens = [t for t in tokens if t not in self._implicit_years]
-        keyword = self.index.keywords.scores(ranking_tokens) if mode is not Mode.DENSE else np.zeros(n, dtype=np.float32)
+        expansion = tokenizer(" ".join(reading.expansions)) if reading.expansions else []
+        return tuple(t for t in dict.fromkeys([*words, *expansion, *tokenizer(" ".join(partial))]) if t not in self._title_tokens)
 
+    def document_text(self, doc_id: str) -> str:
+        """Title, issuer and every unit's text: what a district or a name must appear in to be covered."""
+        return self._doc_text[doc_id]
+
+    def preferred(self, reading: Reading) -> frozenset[str]:
+        """Documents the question names by title, by district, by their own year, or as national; empty when it names none."""
+        s = reading.scope
+        named = set(s.documents)
+        if s.national:
+            named |= {d.doc_id for d in self.index.documents if rule("national_issuer").search(f"{d.issuer} {d.title}")}
+        named |= {d for d, text in self._doc_text.items() if s.places and all(p in text or p[:-1] in text for p in s.places)}
+        named |= {d for d, y in self._doc_year.items() if y and y in s.years}
+        return frozenset(named) if len(named) < len(self._doc_text) else frozenset()
+
+    def _dense(self, reading: Reading, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine per chunk: the best of whole text and asking sentence, and the blend that ranks.
+
+        今年 is each document's own year: a question with relative time words is embedded once per
+        document year (今年 → 2020年 for the notice), and each chunk is scored by its document's version.
+        """
+        if not reading.relative_words:
+            return self._encode(reading.dense_text or reading.standalone, n)
+        best = np.zeros(n, dtype=np.float32)
+        blend = np.zeros(n, dtype=np.float32)
+        prefix = reading.dense_text.removesuffix(reading.standalone)  # an English question keeps its own words first
+        for year in np.unique(self._chunk_doc_year):
+            b, m = self._encode(prefix + reading.resolved(int(year) or None), n)
+            rows = self._chunk_doc_year == year
+            best[rows], blend[rows] = b[rows], m[rows]
+        return best, blend
+
+    def _encode(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        asked = asking_sentences(query)
+        texts = [query, asked] if asked != query and self.settings.asked_weight > 0 else [query]
+        qv = self.embedder.encode_queries(texts).astype(np.float32)
+        sims, rows = self.index.faiss.search(qv, n)
+        per = np.empty((len(texts), n), dtype=np.float32)
+        for i in range(len(texts)):
+            per[i, rows[i]] = sims[i]
+        w = self.settings.asked_weight
+        return per.max(axis=0), per[0] if len(texts) == 1 else (1 - w) * per[0] + w * per[1]
+
+    def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
+        tokens = self.tokens(reading)
+        n = len(self.index.chunks)
+        zeros = np.zeros(n, dtype=np.float32)
+        dense, rank_dense = (zeros, zeros) if mode in (Mode.BM25, Mode.BM25_UNITS) else self._dense(reading, n)
+        keyword = self.index.keywords.scores([t for t in tokens if t not in self._implicit_years]) if mode is not Mode.DENSE else zeros
         if mode is Mode.BM25_UNITS:
-            unit_dense = np.zeros(len(self.unit_keys), dtype=np.float32)
-            unit_kw = keyword[self._unit_level_row]
+            unit_dense, unit_kw = np.zeros(len(self.unit_keys), dtype=np.float32), keyword[self._unit_level_row]
         else:
             unit_dense = np.asarray([rank_dense[r].max() for r in self._unit_rows], dtype=np.float32)
             unit_kw = np.asarray([keyword[r].max() for r in self._unit_rows], dtype=np.float32)
-
-        if mode is Mode.DENSE:
-            fused = unit_dense
-        elif mode in (Mode.BM25, Mode.BM25_UNITS):
-            fused = unit_kw
-        elif self.config.fusion is Fusion.RRF:
-            kk = self.config.rrf_k
-            fused = 1.0 / (kk + _ranks(unit_dense)) + 1.0 / (kk + _ranks(unit_kw))
-        else:
-            w = self.config.expanded_dense_weight if expansion else self.config.dense_weight
-            fused = w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)
-
+        fused = self._fuse(mode, unit_dense, unit_kw, bool(reading.expansions))
         # A year other than the documents' own (到2021年) is a hard clue: favour the points that name it.
-        named = [str(y) for y in years_in(query) - self._doc_years]
+        named = [str(y) for y in reading.years - self._doc_years]
         if named:
-            fused = np.where([any(y in t for y in named) for t in self._unit_texts], fused * self.config.year_boost, fused)
+            fused = np.where([any(y in t for y in named) for t in self._unit_texts], fused * self.settings.year_boost, fused)
+        if preferred := self.preferred(reading):
+            fused = np.where([d in preferred for d in self._doc_ids], fused * self.settings.scope_boost, fused)
         # The header is where "who issued it / to whom" is answered, and rarely anything else.
-        weight = 1 / self.config.header_weight if _ABOUT_DOCUMENT.search(query) else self.config.header_weight
+        weight = 1 / self.settings.header_weight if rule("about_document").search(reading.standalone) else self.settings.header_weight
         fused = np.where(self._is_header, fused * weight, fused)
-        allowed = np.ones(len(self.unit_keys), dtype=bool)
-        if doc_ids is not None:
-            allowed = np.asarray([d in doc_ids for d in self._doc_ids])
+        allowed = np.ones(len(self.unit_keys), dtype=bool) if doc_ids is None else np.asarray([d in doc_ids for d in self._doc_ids])
         order = [i for i in np.argsort(-fused, kind="stable") if allowed[i]]
         ranking = tuple(
-            Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i]))
-            for i in order
+            Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i])) for i in order
         )
-        return Retrieval(query, tokens, ranking[:k], ranking, dense, keyword)
+        return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative)
+
+    def _fuse(self, mode: Mode, unit_dense: np.ndarray, unit_kw: np.ndarray, expanded: bool) -> np.ndarray:
+        if mode is Mode.DENSE:
+            return unit_dense
+        if mode in (Mode.BM25, Mode.BM25_UNITS):
+            return unit_kw
+        if self.fusion is Fusion.RRF:
+            kk = self.settings.rrf_k
+            return 1.0 / (kk + _ranks(unit_dense)) + 1.0 / (kk + _ranks(unit_kw))
+        w = self.settings.expanded_dense_weight if expanded else self.settings.dense_weight
+        return w * _minmax(unit_dense) + (1 - w) * _minmax(unit_kw)

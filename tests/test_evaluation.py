@@ -10,7 +10,7 @@ import pytest
 
 from assistant.evaluation import add_arguments, load_questions, metrics, run, run_cli
 from assistant.index import Index
-from assistant.pipeline import PolicyQA, Thresholds
+from assistant.pipeline import PolicyQA, Settings
 
 from .conftest import NOTICE, HashEmbedder
 
@@ -25,7 +25,7 @@ ROWS = [
 @pytest.fixture(scope="module")
 def qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, thresholds=Thresholds(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
 
 
 @pytest.fixture
@@ -72,3 +72,36 @@ def test_bad_question_file_is_an_error_not_a_crash(qa: PolicyQA, tmp_path: Path,
     assert "bad.jsonl:1: not a valid eval question" in capsys.readouterr().err
     assert run_cli(_args(str(tmp_path / "missing.jsonl")), qa) == 2
     assert run_cli(_args(str(bad), "--modes", "bm99"), qa) == 2
+
+
+def test_reports_by_style_and_category_with_the_settings(qa: PolicyQA, tmp_path: Path):
+    rows = [
+        {**ROWS[0], "style": "story"},
+        {**ROWS[1], "style": "shorthand"},
+        {**ROWS[2], "style": "plain", "category": "detail"},
+        {"id": "t4", "question": "南开区也是电脑摇号吗？", "answerable": False, "style": "plain", "category": "other_district"},
+    ]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "report"
+    assert run_cli(_args(str(path), "--modes", "final", "--report-dir", str(out)), qa) == 0
+    saved = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert set(saved["styles"]) == {"story", "shorthand", "plain"} and set(saved["categories"]) == {"detail", "other_district"}
+    assert saved["categories"]["other_district"]["abstain_recall"] == 1.0
+    assert saved["settings"]["coverage"] == qa.settings.coverage
+    assert "## Per question style" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_row_for_another_document_is_scored_by_section_labels(qa: PolicyQA, tmp_path: Path):
+    rows = [
+        {"id": "s1", "question": "电脑摇号随机录取是怎么规定的？", "doc": DOC, "sections": ["20、"], "keys": ["电脑摇号"]},
+        {"id": "s2", "question": "电脑摇号随机录取是怎么规定的？", "doc": DOC, "sections": ["2"], "keys": []},  # a prefix of 20、
+        {"id": "s3", "question": "电脑摇号随机录取是怎么规定的？", "doc": DOC, "sections": ["三、"], "keys": []},
+    ]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    questions = load_questions(path)
+    assert questions[0].answerable and questions[0].doc_id == DOC and questions[0].sections == ("20、",)
+    outcomes = run(qa, questions, ("final",), progress=False)
+    hits = [metrics([o], DOC)["hit@1"] for o in outcomes]
+    assert hits == [1.0, 1.0, 0.0]

@@ -1,0 +1,207 @@
+"""One reading of a question: what it asks, about what, where and when, and whether it leans on the last turn.
+
+:func:`QuestionReader.read` is the only place question text is interpreted; retrieval and
+answering take the :class:`Reading` it returns. Relative time words (今年, 明年) are kept as
+offsets and resolved against the year of each document that might answer, never against one
+global year, and they are matched as words: 教师基本年薪 holds no 本年.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+
+from .answering import Asked, asked_facts
+from .lexicon import Relative, lexicon, rule
+from .questions import Embedder, Rewriter, sub_questions
+from .retrieval import asking_part, normalize_query, years_in
+
+
+class Language(str, Enum):
+    CHINESE = "zh"
+    ENGLISH = "en"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the question pins down beyond its topic; the quote must cover each of these to answer in full."""
+
+    places: tuple[str, ...] = ()  # districts or cities named (南开区)
+    documents: tuple[str, ...] = ()  # doc_ids of the documents the question names
+    years: frozenset[int] = frozenset()  # years named in the asking part (2018年)
+    relative: tuple[int, ...] = ()  # offsets of relative time words in the asking part (今年 → 0, 明年 → 1)
+    periods: tuple[tuple[str, int, int], ...] = ()  # five-year plan periods named (“十四五”, 2021, 2025)
+    person: bool = False  # a named person is asked for (谁分管招生)
+    national: bool = False  # a national rule is asked for (国家规定…)
+
+    def years_for(self, doc_year: int | None) -> frozenset[int]:
+        """The years asked about, with 今年 read as the year of the document at hand."""
+        rel = {doc_year + off for off in self.relative} if doc_year else set()
+        return self.years | rel
+
+
+@dataclass(frozen=True)
+class Reading:
+    question: str  # as asked
+    standalone: str  # normalized, with the last turn's topic where the question leans on it
+    asking: str  # the clauses that ask (a story before them is context)
+    facts: tuple[Asked, ...]  # kinds of fact asked for (number, date, …); () for an open question
+    years: frozenset[int]  # every year named (for ranking units that name it)
+    sub_questions: tuple[str, ...]  # 建几所幼儿园、新增多少学位 → two; () when it asks one thing
+    scope: Scope
+    expansions: tuple[str, ...]  # policy terms for its colloquial words (补课 → 校外培训机构)
+    used_history: bool
+    language: Language = Language.CHINESE
+    dense_text: str = ""  # what the embedding reads (an English question adds its Chinese terms)
+    relative_words: tuple[str, ...] = field(default=())
+    relative: tuple[int, ...] = field(default=())  # offsets of every relative time word (the scope's are the asking part's)
+
+    def resolved(self, year: int | None) -> str:
+        """The standalone question with 今年 / 明年 written as years of ``year``'s document (for display)."""
+        if not year:
+            return self.standalone
+        text = self.standalone
+        for rel, start in sorted(relative_offsets(text), key=lambda p: -p[1]):
+            text = text[:start] + f"{year + rel.offset}年" + text[start + len(rel.word) :]
+        return text
+
+    def describe(self) -> str:
+        """One line for evaluation reports."""
+        parts = [f"“{self.standalone}”", f"asks {'/'.join(f.kind.value for f in self.facts) or 'open'}"]
+        s = self.scope
+        extras = [
+            f"places {','.join(s.places)}" if s.places else "",
+            f"documents {','.join(s.documents)}" if s.documents else "",
+            f"years {sorted(s.years)}" if s.years else "",
+            f"relative {list(s.relative)}" if s.relative else "",
+            "person" if s.person else "",
+            "national" if s.national else "",
+            f"expands {' '.join(self.expansions)}" if self.expansions else "",
+            "follow-up" if self.used_history else "",
+            self.language.value if self.language is not Language.CHINESE else "",
+        ]
+        return " · ".join(parts + [e for e in extras if e])
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok
+
+
+def relative_offsets(text: str) -> list[tuple[Relative, int]]:
+    """Relative time words in ``text`` as (word, start), matched as words.
+
+    An occurrence whose first character ends a word that began earlier is part of that word:
+    过去|年年 holds no 去年, 教师基本|年薪 no 本年, 如今|年轻 no 今年. Longer words win (本年度 over 本年).
+    """
+    inside: set[int] = set()  # character positions that continue a token begun before them
+    pos = 0
+    for token in _jieba().lcut(text):
+        inside.update(range(pos + 1, pos + len(token)))
+        pos += len(token)
+    taken: set[int] = set()
+    found: list[tuple[Relative, int]] = []
+    for rel in sorted(lexicon().relative, key=lambda r: -len(r.word)):
+        for m in re.finditer(re.escape(rel.word), text):
+            span = set(range(m.start(), m.end()))
+            if m.start() not in inside and not span & taken:
+                found.append((rel, m.start()))
+                taken |= span
+    return sorted(found, key=lambda p: p[1])
+
+
+def is_english(text: str) -> bool:
+    letters = len(re.findall(r"[A-Za-z]", text))
+    return letters >= 6 and letters >= 3 * len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def translate(text: str) -> str:
+    """The Chinese words of an English question, in the order the glossary finds them, as a question (years kept)."""
+    found = sorted((m.start(), g.chinese) for g in lexicon().glossary for m in g.pattern.finditer(text))
+    found += [(m.start(), f"{m.group(0)}年") for m in re.finditer(r"\b(?:19|20)\d{2}\b", text)]
+    words = list(dict.fromkeys(w for _, zh in sorted(found) for w in zh.split()))
+    return " ".join(words) + "？" if words else text
+
+
+_ENGLISH_PLACE = re.compile(r"\b([A-Z][a-z]+(?: New)?) (?:District|County|New Area)\b")
+
+
+def english_places(text: str) -> tuple[str, ...]:
+    """Districts an English question names other than those the glossary knows (Dongli District is 东丽)."""
+    known = {m.group(0).lower() for g in lexicon().glossary for m in g.pattern.finditer(text)}
+    return tuple(f"{m.group(1)} District" for m in _ENGLISH_PLACE.finditer(text) if m.group(1).lower() not in known)
+
+
+def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
+    """Districts and cities the question asks about: 南开区, 滨海新区, 宁河+区 (jieba place, organisation or name tags).
+
+    A place counts when the asking part names it, in full or by its stem (我们滨海那边 after 我们家住滨海新区)."""
+    out = []
+    for i, (word, flag) in enumerate(pos):
+        if flag[:2] not in ("ns", "nt", "nr"):
+            continue
+        if len(word) >= 3 and word[-1] in "区县市":
+            out.append(word)
+        elif i + 1 < len(pos) and pos[i + 1][0] in ("区", "县"):
+            out.append(word + pos[i + 1][0])
+    return tuple(p for p in dict.fromkeys(out) if p in asking or re.sub("(?:新区|区|县|市)$", "", p) in asking)
+
+
+class QuestionReader:
+    """Reads questions against one index: its documents' titles and unit texts say what names a topic or a document."""
+
+    def __init__(
+        self,
+        tokenizer,
+        embedder: Embedder,
+        unit_texts: Sequence[str],
+        titles: dict[str, str],
+        specific_units: int = 3,
+        answer_units: Callable[[str], Sequence[str]] | None = None,
+    ):
+        self.rewriter = Rewriter(tokenizer, embedder, unit_texts, specific_units, answer_units)
+        # A document is named by its title without the country prefix and the edition note: 义务教育法.
+        self._short_titles = {doc_id: _short_title(t) for doc_id, t in titles.items()}
+
+    def read(self, question: str, history: Sequence[str] = ()) -> Reading:
+        english = is_english(question)
+        text = translate(question) if english else question
+        hist = [translate(h) if is_english(h) else h for h in history]
+        standalone, used = self.rewriter.rewrite(text, hist)
+        asking = asking_part(standalone)
+        scope = Scope(
+            places=_places(self.rewriter.pos_cut(standalone), asking) + (english_places(question) if english else ()),
+            documents=tuple(d for d, short in self._short_titles.items() if short and short in standalone),
+            years=frozenset(years_in(asking)),
+            relative=tuple(rel.offset for rel, _ in relative_offsets(asking)),
+            periods=tuple((p.name, p.start, p.end) for p in lexicon().periods if p.matches(standalone)),
+            person=bool(rule("type.person").search(asking)),
+            national=bool(rule("scope.national").search(asking)),
+        )
+        return Reading(
+            question=question,
+            standalone=standalone,
+            asking=asking,
+            facts=asked_facts(standalone),
+            years=frozenset(years_in(standalone)),
+            sub_questions=tuple(sub_questions(standalone)),
+            scope=scope,
+            expansions=lexicon().expansions(standalone),
+            used_history=used,
+            language=Language.ENGLISH if english else Language.CHINESE,
+            dense_text=f"{normalize_query(question)} {standalone}" if english else standalone,
+            relative_words=tuple(rel.word for rel, _ in relative_offsets(standalone)),
+            relative=tuple(rel.offset for rel, _ in relative_offsets(standalone)),
+        )
+
+
+def _short_title(title: str) -> str:
+    short = re.sub(r"[（(][^）)]*[）)]$", "", title).removeprefix("中华人民共和国")
+    return short if len(short) >= 4 else ""

@@ -1,0 +1,106 @@
+"""Reading a question: relative years as words, topic shifts, scope, English (HashEmbedder stands in for the model)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from assistant.answering import AnswerType
+from assistant.index import Index
+from assistant.pipeline import PolicyQA, Settings
+from assistant.reading import Language, is_english, relative_offsets, translate
+
+from .conftest import NOTICE, HashEmbedder
+
+
+@pytest.fixture(scope="module")
+def qa() -> PolicyQA:
+    emb = HashEmbedder()
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("今年新增多少学位？", ["今年"]),
+        ("教师基本年薪有多少？", []),  # 基本|年薪: no 本年
+        ("过去年年都有比赛，今年还办吗？", ["今年"]),  # 过去|年年: no 去年
+        ("明年呢？", ["明年"]),
+        ("本年度有什么安排？", ["本年度"]),  # the longer word wins over 本年
+        ("说明年龄要求", []),
+    ],
+)
+def test_relative_time_words_are_words_not_substrings(text: str, words: list[str]):
+    assert [r.word for r, _ in relative_offsets(text)] == words
+
+
+def test_relative_years_resolve_against_the_answering_documents_year(qa: PolicyQA):
+    r = qa.read("教师基本年薪有多少？")
+    assert r.resolved(2020) == "教师基本年薪有多少?" and r.scope.relative == ()
+    r = qa.read("过去年年都有比赛，今年还办吗？")
+    assert r.resolved(2020) == "过去年年都有比赛,2020年还办吗?"
+    r = qa.read("明年计划建几所学校？")
+    assert r.scope.years_for(2020) == frozenset({2021}) and r.scope.years_for(None) == frozenset()
+
+
+def test_a_question_naming_its_own_topic_starts_fresh(qa: PolicyQA):
+    r = qa.read("今年教师培训有什么安排？", ["外地户口，孩子能在东丽上小学吗？"])
+    assert not r.used_history and r.standalone == "今年教师培训有什么安排?"
+    answer = qa.ask("今年教师培训有什么安排？", ["外地户口，孩子能在东丽上小学吗？"])
+    assert not answer.used_history and answer.citations[0].point == 19
+
+
+@pytest.mark.parametrize("message", ["👍", "谢谢", "好的", "🙏🙏"])
+def test_an_emoji_or_a_thank_you_never_glues_onto_the_last_turn(qa: PolicyQA, message: str):
+    r = qa.read(message, ["外地户口，孩子能在东丽上小学吗？" * 5])
+    assert not r.used_history and "外地" not in r.standalone
+
+
+def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
+    r = qa.read("那新来的老师呢？", ["今年教师培训有什么安排？"])
+    assert r.used_history and "教师培训" in r.standalone and "新来的老师" in r.standalone
+    r = qa.read("还有呢？", ["今年教师培训有什么安排？"])
+    assert r.used_history and "教师培训" in r.standalone
+    r = qa.read("什么时候办？", ["听说区里要搞学生劳动能手比赛？"])
+    assert r.used_history and r.facts[0].kind is AnswerType.DATE
+
+
+@pytest.mark.parametrize(
+    "question,field,value",
+    [
+        ("南开区也是电脑摇号吗？", "places", ("南开区",)),
+        ("我们家住滨海新区，听说东丽是摇号的。我们滨海那边也一样吗？", "places", ("滨海新区",)),
+        ("我们以前住南开区，现在搬到东丽了，孩子能在这边上学吗？", "places", ()),  # the story, not the question
+        ("2018年建了几所小学？", "years", {2018}),
+        ("招生工作谁分管？", "person", True),
+        ("国家规定每天锻炼多久？", "national", True),
+        ("东丽区在创建全国文明城区吗？", "national", False),
+        ("Does Beichen District also add preschool places?", "places", ("Beichen District",)),
+    ],
+)
+def test_scope(qa: PolicyQA, question: str, field: str, value):
+    assert dataclasses.asdict(qa.read(question).scope)[field] == value
+
+
+def test_english_questions_are_read_through_the_glossary(qa: PolicyQA):
+    assert is_english("How many new kindergartens will Dongli build in 2020?") and not is_english("2020年新建几所幼儿园？")
+    assert translate("How many new kindergartens will Dongli build in 2020?") == "多少 新增 幼儿园 东丽 建设 2020年？"
+    r = qa.read("How many new kindergartens will Dongli build in 2020?")
+    assert r.language is Language.ENGLISH and r.facts[0].kind is AnswerType.NUMBER and r.years == frozenset({2020})
+    assert r.dense_text.startswith("How many")
+
+
+def test_a_reading_is_frozen_and_describes_itself(qa: PolicyQA):
+    r = qa.read("今年新增多少学前教育学位？")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.standalone = "x"  # type: ignore[misc]
+    assert "asks number" in r.describe() and "relative [0]" in r.describe()
+
+
+@pytest.mark.model
+def test_the_chat_example_with_the_real_model(real_qa):
+    answer = real_qa.ask("今年教师培训有什么安排？", ["外地户口，孩子能在东丽上小学吗？"])
+    assert not answer.used_history and answer.citations[0].point == 19
+    answer = real_qa.ask("那新来的老师呢？", ["今年教师培训有什么安排？"])
+    assert answer.used_history and answer.citations[0].point == 19
