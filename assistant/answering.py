@@ -207,7 +207,7 @@ def cite_label(doc: Document, unit: Unit) -> str:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the abstention decision looks at (see pipeline.Thresholds)."""
+    """What the abstention decision looks at (see lexicon.Settings)."""
 
     top_dense: float  # best cosine of any chunk of the top unit
     quote_dense: float  # best cosine of the quoted sentences (or their clauses)

@@ -13,7 +13,8 @@ import pytest
 from assistant import cli, config
 from assistant.index import Index, load_or_build
 from assistant.inputs import MAX_LINE_BYTES
-from assistant.pipeline import PolicyQA, Thresholds
+from assistant.lexicon import Settings
+from assistant.pipeline import PolicyQA
 
 from .conftest import NOTICE, HashEmbedder
 
@@ -46,7 +47,8 @@ def test_ask_json_contract_field_by_field(env, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1, "exactly one JSON object on one line"
     obj = json.loads(out)
-    assert set(obj) == {"id", "question", "rewritten_question", "answer", "abstained", "citations", "latency_ms"}
+    assert list(obj) == ["id", "question", "rewritten_question", "answer", "abstained", "citations", "latency_ms", "coverage", "summary", "used_history"]
+    assert obj["coverage"] == "full" and obj["used_history"] is False and isinstance(obj["summary"], str)
     assert obj["id"] is None
     assert obj["question"] == EXAMPLE
     assert isinstance(obj["rewritten_question"], str) and "2020年" in obj["rewritten_question"]
@@ -75,11 +77,21 @@ def test_ask_human_readable(env, capsys):
 
 @pytest.mark.model
 def test_ask_abstains_with_fixed_message(env, capsys):
-    assert cli.main(["ask", "--json", "中考总分是多少分？"]) == cli.EXIT_OK
+    assert cli.main(["ask", "--json", "今天天气怎么样？"]) == cli.EXIT_OK
     obj = json.loads(capsys.readouterr().out)
-    assert obj["abstained"] is True
+    assert obj["abstained"] is True and obj["coverage"] == "none"
     assert obj["answer"].startswith("抱歉")
     assert obj["citations"] and all(c["quote"] == "" for c in obj["citations"])
+
+
+@pytest.mark.model
+def test_ask_says_what_the_text_covers_when_the_detail_is_missing(env, capsys):
+    # the notice speaks of the 中考 reform but sets no total score: a partial answer says so before quoting
+    assert cli.main(["ask", "--json", "中考总分是多少分？"]) == cli.EXIT_OK
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["coverage"] == "partial" and obj["abstained"] is False
+    assert obj["summary"].startswith("文件提到") and "没有规定具体的" in obj["summary"] and obj["answer"].startswith(obj["summary"])
+    assert obj["citations"][0]["point"] == 20
 
 
 @pytest.mark.model
@@ -123,7 +135,7 @@ def test_batch_missing_input_file(capsys, tmp_path: Path):
 @pytest.fixture(scope="module")
 def hash_qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, thresholds=Thresholds(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
 
 
 @pytest.fixture

@@ -176,9 +176,10 @@ def _flip_byte(folder: Path) -> str:
 
 
 def _answer_point(index: Index) -> int | None:
-    from assistant.pipeline import PolicyQA, Thresholds
+    from assistant.lexicon import Settings
+    from assistant.pipeline import PolicyQA
 
-    answer = PolicyQA(index, HashEmbedder(), thresholds=Thresholds(dense=0.0)).ask(EXAMPLE)
+    answer = PolicyQA(index, HashEmbedder(), settings=Settings(dense=0.0)).ask(EXAMPLE)
     return answer.citations[0].point if answer.citations else None
 
 

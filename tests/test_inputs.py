@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from assistant import config
 from assistant.index import Index
 from assistant.inputs import InvalidQuestionError, clean_text, parse_batch_line, read_lines, validate_question
-from assistant.pipeline import PolicyQA, Thresholds
+from assistant.lexicon import Settings
+from assistant.pipeline import PolicyQA
 
 from .conftest import NOTICE, HashEmbedder
 
@@ -21,7 +22,7 @@ EXAMPLE = "今年民办学校招生报名人数超过计划怎么办？"
 @pytest.fixture(scope="module")
 def qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, thresholds=Thresholds(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
 
 
 @pytest.mark.parametrize(

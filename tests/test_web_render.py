@@ -49,7 +49,8 @@ def test_an_answer_carries_each_source_collapsed_under_its_quote(qa):
 
 def test_new_answer_fields_are_shown_when_present(qa):
     result = qa.ask("那幼儿园呢？", ["2020年计划新建几所小学？"]).to_json()
-    plain = render.answer_html(result, qa.index)
+    assert result["used_history"] is True  # 那…呢 cannot stand alone
+    plain = render.answer_html(result | {"coverage": "full", "summary": "", "used_history": False}, qa.index)
     full = render.answer_html(result | {"coverage": "partial", "summary": "新建幼儿园的安排见下文。", "used_history": True}, qa.index)
     assert "只找到部分答案" in full and "新建幼儿园的安排见下文。" in full
     assert f"接着上一个问题理解：{result['rewritten_question']}" in full and "接着上一个问题理解" not in plain
