@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install run test eval bench clean
 
-install: $(STAMP)
+install: $(STAMP) node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[web,eval,test]"
 	@touch $@
 
+# axe-core for the accessibility tests (npm registry; skipped with a hint where npm is missing).
+node_modules/.package-lock.json: package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; else echo "npm not found: the accessibility tests will be skipped (apt-get install npm)"; fi
+
 run: install
 	$(BIN)/policyqa model build
 	$(BIN)/policyqa serve
@@ -24,6 +28,8 @@ run: install
 GATE := --min-hit1 0.94 --min-keys 0.91 --min-abstain-recall 0.88 --max-false-abstain 0.03
 
 test: install
+	$(BIN)/ruff check assistant tests scripts
+	$(BIN)/mypy
 	$(BIN)/policyqa model build
 	$(BIN)/python -m pytest
 	$(BIN)/policyqa eval eval/test.jsonl --modes final $(GATE)

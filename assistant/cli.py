@@ -184,7 +184,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         Index.verify(args.index_dir or config.index_dir(), expect_corpus_hash=corpus_hash(list(args.corpus or config.corpus_paths())))
     from .web import serve
 
-    serve(host=args.host, port=args.port, corpus=args.corpus, index_dir=args.index_dir, model=args.model, workers=args.workers)  # type: ignore[call-arg]  # web.serve gains workers= in the serving branch
+    serve(host=args.host, port=args.port, corpus=args.corpus, index_dir=args.index_dir, model=args.model, workers=args.workers)
     return EXIT_OK
 
 

@@ -159,7 +159,7 @@ class SentenceTransformerEmbedder:
             if fn is not None:
                 try:
                     dim = fn()
-                except Exception:  # pragma: no cover - exotic module stacks
+                except Exception:  # noqa: BLE001  # pragma: no cover - exotic module stacks
                     dim = None
                 if dim:
                     break
@@ -324,7 +324,7 @@ def _in_hf_cache(name: str) -> bool:
         try:
             if isinstance(try_to_load_from_cache(name, filename), str):
                 return True
-        except Exception:  # invalid repo id and the like
+        except Exception:  # noqa: BLE001 - an invalid repo id and the like
             return False
     return False
 

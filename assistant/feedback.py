@@ -133,6 +133,7 @@ class Backend(Protocol):
 
     name: str
     point_counts_sql: str
+    vote_counts_sql: str
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]: ...
 
@@ -200,6 +201,10 @@ class SQLiteBackend:
     point_counts_sql = (
         "SELECT j.value AS point, COUNT(*) AS n FROM interactions, json_each(interactions.cited_points) AS j "
         "WHERE abstained = 0 GROUP BY j.value ORDER BY n DESC, point"
+    )
+    vote_counts_sql = (
+        "SELECT j.value AS point, SUM(CASE WHEN feedback = 1 THEN 1 ELSE 0 END) AS up, SUM(CASE WHEN feedback = -1 THEN 1 ELSE 0 END) AS down "
+        "FROM interactions, json_each(interactions.cited_points) AS j WHERE feedback IS NOT NULL GROUP BY j.value"
     )
 
     def __init__(self, path: Path):
@@ -286,6 +291,10 @@ class PostgresBackend:
     point_counts_sql = (
         "SELECT j.value AS point, COUNT(*) AS n FROM interactions, jsonb_array_elements_text(interactions.cited_points::jsonb) AS j(value) "
         "WHERE abstained = 0 GROUP BY j.value ORDER BY n DESC, point"
+    )
+    vote_counts_sql = (
+        "SELECT j.value AS point, SUM(CASE WHEN feedback = 1 THEN 1 ELSE 0 END) AS up, SUM(CASE WHEN feedback = -1 THEN 1 ELSE 0 END) AS down "
+        "FROM interactions, jsonb_array_elements_text(interactions.cited_points::jsonb) AS j(value) WHERE feedback IS NOT NULL GROUP BY j.value"
     )
 
     def __init__(self, url: str):
@@ -510,7 +519,18 @@ class FeedbackStore:
         """How often each work point was cited in an answer (abstentions' nearest points do not count)."""
         return [Count(r["point"], int(r["n"])) for r in self._run(lambda b: b.query(b.point_counts_sql))]
 
+    def vote_counts(self) -> list[tuple[str, int, int]]:
+        """(cited point, 👍, 👎) for every point cited by an answer that got a vote."""
+        return [(r["point"], int(r["up"] or 0), int(r["down"] or 0)) for r in self._run(lambda b: b.query(b.vote_counts_sql))]
+
     # -- export -----------------------------------------------------------------------------------
+    def iter_rows(self, page: int = 500) -> Iterator[dict[str, Any]]:
+        """Every interaction as its stored columns, oldest first, read page by page (nothing held in memory)."""
+        after = 0
+        while rows := self._run(partial(_page, after=after, size=page)):
+            yield from rows
+            after = int(rows[-1]["id"])
+
     def export_rows(self, page: int = 500) -> Iterator[tuple[str, ...]]:
         """The header, then every interaction as text cells, formulas neutralised, read page by page; nothing is written to disk.
 

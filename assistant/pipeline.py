@@ -11,7 +11,7 @@ from pathlib import Path
 from . import config
 from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, summarize
 from .index import Index, load_or_build
-from .inputs import InvalidQuestionError, validate_question  # noqa: F401  (re-exported: web and cli import them from here)
+from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
 from .parsing import Document
 from .questions import conjunct_questions

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.ingest import Status, ingest
-from tests import render
+from assistant.ingest import Status, ingest  # noqa: E402 - after the path insert
+from tests import render  # noqa: E402 - after the path insert
 
 FORMATS = ("txt", "docx", "pdf", "html")
 

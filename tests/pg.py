@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from assistant.feedback import FeedbackStore
+
+from .conftest import unavailable
 
 TEST_URL_ENV = "POLICYQA_TEST_DATABASE_URL"
 BACKENDS = ("sqlite", "postgresql")
@@ -20,7 +20,7 @@ BACKENDS = ("sqlite", "postgresql")
 def database_url() -> str:
     url = os.environ.get(TEST_URL_ENV, "").strip()
     if not url:
-        pytest.skip(f"{TEST_URL_ENV} is not set: start a server with `scripts/ci_postgres.sh start DIR` and export its URL")
+        unavailable(f"{TEST_URL_ENV} is not set: start a server with `scripts/ci_postgres.sh start DIR` and export its URL")
     return url
 
 

@@ -63,6 +63,17 @@ def test_answer_is_logged_and_feedback_updates_the_same_row(store: FeedbackStore
     assert store.count() == 1
 
 
+def test_votes_are_counted_per_cited_point_and_rows_read_in_pages(store: FeedbackStore):
+    a = store.log(result("问一", paths=(P20, P7)))
+    b = store.log(result("问二"))
+    store.log(result("问三"))  # no vote: not counted
+    store.set_feedback(a, Vote.UP)
+    store.set_feedback(b, Vote.DOWN)
+    assert sorted(store.vote_counts()) == sorted([(P20, 1, 1), (P7, 1, 0)])
+    rows = list(store.iter_rows(page=2))  # three rows over two pages
+    assert [r["question"] for r in rows] == ["问一", "问二", "问三"]
+
+
 def test_unknown_id_and_long_reason(store: FeedbackStore):
     assert not store.set_feedback(999, Vote.UP)
     assert not store.set_reason(999, "x")

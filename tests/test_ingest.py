@@ -26,7 +26,7 @@ from assistant.ingest import (
 )
 
 from . import render
-from .conftest import NOTICE, HashEmbedder
+from .conftest import NOTICE, HashEmbedder, unavailable
 
 LAYOUTS = Path(__file__).parent / "data" / "layouts"
 PLAN = LAYOUTS / "qinghe-admission-plan.txt"
@@ -155,7 +155,7 @@ def test_commands_ingest_list_remove_and_keep_the_index_current(tmp_path: Path, 
     corpus.mkdir()
     (corpus / NOTICE.name).write_bytes(NOTICE.read_bytes())
     if not render.NOTO.is_file():
-        pytest.skip(f"{render.NOTO} missing: apt-get install fonts-noto-cjk")
+        unavailable(f"{render.NOTO} missing: apt-get install fonts-noto-cjk")
     font = render.cjk_font("".join(sorted(set(MEASURES.read_text(encoding="utf-8")))), tmp_path / "font.ttf")
     pdf = render.to_pdf(MEASURES.read_text(encoding="utf-8"), tmp_path / "measures.pdf", font)
     parser = _cli(tmp_path)

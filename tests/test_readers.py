@@ -13,6 +13,7 @@ from assistant.parsing import ParseError, UnitKind, coverage, overlaps, parse_co
 from assistant.parsing.readers import read
 
 from . import render
+from .conftest import unavailable
 
 DATA = Path(__file__).parent / "data"
 FICTION = sorted((DATA / "fiction").glob("*.txt"))
@@ -24,7 +25,7 @@ FORMATS = ("txt", "docx", "pdf", "html")
 @pytest.fixture(scope="session")
 def font(tmp_path_factory) -> Path:
     if not render.NOTO.is_file():
-        pytest.skip(f"{render.NOTO} missing: apt-get install fonts-noto-cjk")
+        unavailable(f"{render.NOTO} missing: apt-get install fonts-noto-cjk")
     chars = "".join(sorted({ch for p in DOCUMENTS for ch in p.read_text(encoding="utf-8")} | set("青禾区教育局" + WRAPPED_TABLE)))
     return render.cjk_font(chars, tmp_path_factory.mktemp("font") / "cjk-subset.ttf")
 
@@ -82,7 +83,7 @@ def test_tables_are_rows_with_their_header(rendered, fmt: str):
 
 def test_pdf_page_furniture_is_gone(rendered):
     lines = [line.text for line in read(rendered["qinghe-admission-plan", "pdf"]).lines]
-    assert not any(t.startswith("—") or t == "青禾区教育局" * 1 and i == 0 for i, t in enumerate(lines))
+    assert not any(t.startswith("—") or (t == "青禾区教育局" * 1 and i == 0) for i, t in enumerate(lines))
     assert "为做好我区2031年义务教育招生入学工作，保障适龄儿童少年依法接受义务教育，结合我区实际，制定本方案。" in lines  # wrapped line joined
 
 

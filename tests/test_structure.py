@@ -32,7 +32,7 @@ def test_every_mark_rule_matches_its_example(rule):
 @pytest.mark.parametrize("line", ["2020年全区教育工作总体要求是：", "1.5倍的招生计划", "附件1所列材料须在报名时提交。", "第一百条款", "一二年级"])
 def test_lines_that_only_look_numbered(line):
     mark = match_mark(line)
-    assert mark is None or mark.rule.name == "tiao" and line == "第一百条款" and mark.rest == "款"
+    assert mark is None or (mark.rule.name == "tiao" and line == "第一百条款" and mark.rest == "款")
 
 
 def _all_documents(laws_dir: Path) -> list[Path]:

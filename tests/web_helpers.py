@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -27,7 +27,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 def require_chromium():
     """Playwright's sync API, or skip the module: never a downloaded browser."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium", allow_module_level=True)
+        unavailable(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-cjk", module=True)
     return pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright (no browser download needed)")
 
 
@@ -104,7 +104,7 @@ def screenshot(page, name: str, *, full_page: bool = False) -> Path:
 def run_axe(page) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now: [{id, impact, nodes, help, targets}]."""
     if not AXE.is_file():
-        pytest.skip(f"axe-core is missing at {AXE}: run `npm ci` in the checkout")
+        unavailable(f"axe-core is missing at {AXE}: run `npm ci` in the checkout")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.add_script_tag(content=AXE.read_text(encoding="utf-8"))  # inline: the page's CSP allows inline scripts
     return page.evaluate(

@@ -77,7 +77,7 @@ class _Tree:
         elif role is Role.ARTICLE:
             while self.stack and self.stack[-1].role is not Role.HEADING:
                 self.stack.pop()
-        elif role is Role.ATTACHMENT or self.stack and self.stack[-1].kind == "signoff":
+        elif role is Role.ATTACHMENT or (self.stack and self.stack[-1].kind == "signoff"):
             self.stack.clear()
         elif any(n.mark and n.mark.rule.name == name for n in self.stack):
             while self.stack[-1].mark is None or self.stack[-1].mark.rule.name != name:
@@ -357,7 +357,7 @@ def _units(tree: _Tree) -> tuple[list[Unit], list[str]]:
         holder = id(node.parent) if node.parent else 0
         if node.kind == "paragraph":
             paragraphs[holder] = paragraphs.get(holder, 0) + 1
-        section = _section(node, kind, ancestors + [node], paragraphs.get(holder, 0))
+        section = _section(node, kind, [*ancestors, node], paragraphs.get(holder, 0))
         part = " › ".join(_heading_name(a) for a in ancestors if a.mark)
         text = "\n".join(node.text) if node.text else (node.mark.label if node.mark else "")
         number = node.mark.number if kind in (UnitKind.POINT, UnitKind.ARTICLE) and node.mark else None

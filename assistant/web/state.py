@@ -233,41 +233,13 @@ def admin_summary(store: FeedbackStore) -> AdminSummary:
     return AdminSummary(tuple(store.top_unanswered(50)), disliked, points, store.count())
 
 
-_VOTES_SQL = (
-    "SELECT j.value AS point, SUM(feedback = 1) AS up, SUM(feedback = -1) AS down "
-    "FROM interactions, json_each(interactions.cited_points) AS j WHERE feedback IS NOT NULL GROUP BY j.value"
-)
-_ROWS_SQL = "SELECT * FROM interactions ORDER BY id"
-
-
-def _read_only(store: FeedbackStore) -> sqlite3.Connection:
-    """A second, read-only connection: the admin reads never take the writers' lock."""
-    db = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
-    db.row_factory = sqlite3.Row
-    return db
-
-
 def _vote_counts(store: FeedbackStore) -> dict[str, tuple[int, int]]:
-    if hasattr(store, "vote_counts"):  # a store that counts votes itself (e.g. on PostgreSQL)
-        return {k: (int(up), int(down)) for k, up, down in store.vote_counts()}
-    db = _read_only(store)
-    try:
-        return {r["point"]: (int(r["up"]), int(r["down"])) for r in db.execute(_VOTES_SQL)}
-    finally:
-        db.close()
+    return {k: (up, down) for k, up, down in store.vote_counts()}
 
 
 def iter_interactions(store: FeedbackStore) -> Iterator[dict[str, Any]]:
-    """Every logged interaction as a dict of the stored columns, oldest first, read row by row."""
-    if hasattr(store, "iter_rows"):
-        yield from store.iter_rows()
-        return
-    db = _read_only(store)
-    try:
-        for row in db.execute(_ROWS_SQL):
-            yield dict(row)
-    finally:
-        db.close()
+    """Every logged interaction as a dict of the stored columns, oldest first, read page by page."""
+    return store.iter_rows()
 
 
 def vote_from(liked: object) -> Vote | None:

@@ -41,7 +41,7 @@ def lines_of(text: str) -> tuple[Line, ...]:
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     out: list[Line] = []
     header: tuple[str, ...] | None = None
-    for i, line in enumerate(raw):
+    for line in raw:
         s = clean(line)
         if s.startswith("|") and s.endswith("|") and len(s) > 1:
             if _TABLE_SEPARATOR.match(s):
