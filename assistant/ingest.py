@@ -301,7 +301,7 @@ def remove(doc_id: str, corpus_dir: Path) -> Path:
 
 
 # -- command line ------------------------------------------------------------------------------------
-EmbedderLoader = Callable[[str | None], PassageEmbedder]
+EmbedderLoader = Callable[[str | None], "PassageEmbedder"]
 EXIT_OK, EXIT_INPUT = 0, 2
 
 
