@@ -271,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .ingest import add_commands
 
     add_commands(sub, parents=[common])
+
+    from . import lexicon
+
+    lex = sub.add_parser("lexicon", help="check the rules and word lists under assistant/lexicon")
+    lex.add_argument("-v", "--verbose", action="store_true", help="log details")
+    lexicon.add_arguments(lex)
+    lex.set_defaults(func=lexicon.run_cli)
     return p
 
 

@@ -16,7 +16,7 @@ from assistant.inputs import MAX_LINE_BYTES
 from assistant.lexicon import Settings
 from assistant.pipeline import PolicyQA
 
-from .conftest import NOTICE, HashEmbedder
+from .conftest import NOTICE, ROOT, HashEmbedder
 
 EXAMPLE = "今年民办学校招生报名人数超过计划怎么办？"
 
@@ -300,3 +300,9 @@ def test_index_build_fails_only_when_nothing_could_be_indexed(hash_model: Path, 
     assert cli.main(["index", "build"]) == cli.EXIT_SETUP
     assert "nothing to index" in capsys.readouterr().err
     assert not hash_model.exists()
+
+
+def test_lexicon_audit_passes_on_the_evaluation_sets(capsys):
+    # a rule that fires on one question only, or only on report-only questions, fails the audit (exit 1)
+    assert cli.main(["lexicon", "audit", "--eval-dir", str(ROOT / "eval")]) == cli.EXIT_OK
+    assert "0 fail" in capsys.readouterr().out
