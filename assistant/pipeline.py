@@ -130,6 +130,8 @@ class PolicyQA:
             return self.builder.merge(picks)
         hits = retrieval.hits
         selections = [self.builder.select(retrieval, hits[0], facts)]
+        if facts and (holding := self._holding(retrieval, selections[0], facts)) is not None:
+            selections.insert(0, holding)  # the fact asked for leads; the best-matching text follows as context
         if items := conjunct_questions(asking_sentences(reading.standalone), self.rewriter.pos_cut, self._in_text):
             # 体育、美育、劳动教育分别怎么抓: each item's best point leads; the whole question's follows.
             picks = [p for p in (self._pick(item) for item in items) if p is not None]
@@ -149,6 +151,23 @@ class PolicyQA:
         if listing or rule("conjoined").search(reading.standalone):
             selections += self._completed(retrieval, selections, facts)
         return selections
+
+    def _holding(self, retrieval: Retrieval, top: Selection, facts: tuple[Asked, ...]) -> Selection | None:
+        """For 第二时段托管一个月收多少钱 when the best match only names the time slots: a near unit of the same
+        document whose quote holds every asked kind of fact the top quote lacks (the fee row of a table)."""
+        missing = [f for f in facts if not f.satisfied_by(top.quote)]
+        if not missing:
+            return None
+        floor = self.settings.fact_ratio * top.hit.score
+        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
+            if h.score < floor:
+                break
+            if h.doc_id != top.hit.doc_id or h.unit_key.endswith(("#header", "#preamble")):
+                continue
+            sel = self.builder.select(retrieval, h, facts)
+            if all(f.satisfied_by(sel.quote) for f in missing):
+                return sel
+        return None
 
     def _completed(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
         """For 体育、美育、劳动教育分别怎么抓: a point for each asked term no quote holds yet.

@@ -142,8 +142,10 @@ def english_places(text: str) -> tuple[str, ...]:
 def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
     """Districts and cities the question asks about: 南开区, 滨海新区, 宁河+区 (jieba place, organisation or name tags).
 
-    A place counts when the asking part names it, in full or by its stem (我们滨海那边 after 我们家住滨海新区)."""
-    out = []
+    A place counts when the asking part names it, in full or by its stem (我们滨海那边 after 我们家住滨海新区).
+    Names jieba does not know (临澜区 is cut 临/澜区) are found by the ``scope.place`` rule: two characters before 区/县
+    that are not a common noun such as 学区 or 小区."""
+    out = [m.group(0) for m in rule("scope.place").finditer("".join(w for w, _ in pos))]
     for i, (word, flag) in enumerate(pos):
         if flag[:2] not in ("ns", "nt", "nr"):
             continue

@@ -13,7 +13,7 @@ from assistant.pipeline import InvalidQuestionError, PolicyQA, Settings, validat
 from assistant.questions import asked_years, conjunct_questions, sub_questions
 from assistant.retrieval import Mode, normalize_query
 
-from .conftest import NOTICE, HashEmbedder
+from .conftest import NOTICE, ROOT, HashEmbedder
 
 
 @pytest.fixture(scope="module")
@@ -337,3 +337,13 @@ def test_the_notice_answers_the_same_with_the_laws_beside_it(laws_dir, hash_embe
         assert b.citations[0].doc_id == a.citations[0].doc_id and b.citations[0].point == a.citations[0].point
     answer = both.ask("今年民办学校招生报名人数超过计划怎么办？")
     assert answer.citations[0].point == 20 and "《天津市东丽区2020年教育工作要点》" in answer.answer
+
+
+def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash_embedder):
+    # The slot's description matches best, but the fee is in the table row below it.
+    index = Index.build([ROOT / "tests" / "data" / "fiction" / "qinglan-after-school-service-notice.txt"], hash_embedder)
+    question = "小学第二时段托管一个月收多少钱？"
+    led = PolicyQA(index, hash_embedder, settings=Settings(dense=0.0)).ask(question)
+    assert led.coverage.value == "full" and led.citations[0].section == "5、表1第2行" and "80元" in led.citations[0].quote
+    plain = PolicyQA(index, hash_embedder, settings=Settings(dense=0.0, fact_ratio=9.0)).ask(question)  # the rule off
+    assert plain.coverage.value == "partial" and plain.citations[0].section == "2、②"

@@ -104,3 +104,25 @@ def test_the_chat_example_with_the_real_model(real_qa):
     assert not answer.used_history and answer.citations[0].point == 19
     answer = real_qa.ask("那新来的老师呢？", ["今年教师培训有什么安排？"])
     assert answer.used_history and answer.citations[0].point == 19
+
+
+@pytest.mark.parametrize(
+    "question, places",
+    [
+        ("南开区也是电脑摇号吗？", ("南开区",)),
+        ("海澄市临澜区今年公办小学网上报名是什么时候？", ("临澜区",)),  # jieba cuts it 临/澜区
+        ("临澜区的校车管理办法里对司机年龄是怎么规定的？", ("临澜区",)),
+        ("今年区级骨干教师评多少名？", ()),
+        ("今年全区一共新增多少学位？", ()),
+        ("我们学区里的学校招几个班？", ()),
+        ("小区门口的幼儿园收费多少？", ()),
+        ("这个区的校车归谁管？", ()),
+    ],
+)
+def test_places_the_dictionary_does_not_know_are_still_read(qa: PolicyQA, question: str, places: tuple[str, ...]):
+    assert qa.read(question).scope.places == places
+
+
+def test_another_district_is_declined_with_a_reason(qa: PolicyQA):
+    answer = qa.ask("临澜区新建几所小学？")
+    assert answer.abstained and "临澜区" in answer.answer and answer.coverage.value == "none"
