@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,6 +33,17 @@ def is_question(text: str) -> bool:
     return bool(rule("interrogative").search(text)) or any(c in text for c in "?？呢吗")
 
 
+def _pos_tokenizer(base: Any) -> Any:
+    """jieba's part-of-speech tagger over ``base`` (which knows the corpus's terms).
+
+    Built around the word tags jieba.posseg loaded on import, instead of reading them a second time (~0.6 s)."""
+    import jieba.posseg
+
+    pos = jieba.posseg.POSTokenizer.__new__(jieba.posseg.POSTokenizer)
+    pos.tokenizer, pos.word_tag_tab = base, jieba.posseg.dt.word_tag_tab
+    return pos
+
+
 class Rewriter:
     """Turns a follow-up such as 那幼儿园呢？ into a standalone question using the last turn.
 
@@ -51,9 +62,7 @@ class Rewriter:
         answer_units: Callable[[str], Sequence[str]] | None = None,
     ):
         """``answer_units`` gives the texts of the units that answer a question (to tell a continuation from a new topic)."""
-        import jieba.posseg
-
-        self._pos = jieba.posseg.POSTokenizer(tokenizer._jieba)
+        self._pos = _pos_tokenizer(tokenizer._jieba)
         self._tokenizer = tokenizer
         self._embedder = embedder
         self._unit_texts = tuple(unit_texts)

@@ -88,11 +88,9 @@ class Reading:
 
 @lru_cache(maxsize=1)
 def _jieba():
-    import jieba
+    from .keywords import new_jieba
 
-    tok = jieba.Tokenizer()
-    tok.initialize()
-    return tok
+    return new_jieba()
 
 
 def relative_offsets(text: str) -> list[tuple[Relative, int]]:
