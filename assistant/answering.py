@@ -93,7 +93,8 @@ class Asked:
             units = lexicon().aliases(self.unit)
             if self.ordinal:  # 第二期, and as often without 第: 二期, 十一届
                 return bool(re.search(rf"(?:\d+|[{CN_NUM}]+)(?:{units})", text))
-            return bool(re.search(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*(?:{units})", text))
+            # 6个班, or a table cell whose label carries the unit: 招生班数：6
+            return bool(re.search(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d", text))
         if self.day_level:
             return bool(rule("evidence.day").search(text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))

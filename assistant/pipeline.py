@@ -126,15 +126,13 @@ class PolicyQA:
     def _select(self, reading: Reading, retrieval: Retrieval) -> list[Selection]:
         facts = reading.facts
         # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
-        if picks := [p for p in (self._pick(part) for part in reading.sub_questions) if p is not None]:
+        if picks := [s for part in reading.sub_questions for s in self._pick(part)]:
             return self.builder.merge(picks)
         hits = retrieval.hits
-        selections = [self.builder.select(retrieval, hits[0], facts)]
-        if facts and (holding := self._holding(retrieval, selections[0], facts)) is not None:
-            selections.insert(0, holding)  # the fact asked for leads; the best-matching text follows as context
+        selections = self._leading(retrieval, facts)
         if items := conjunct_questions(asking_sentences(reading.standalone), self.rewriter.pos_cut, self._in_text):
             # 体育、美育、劳动教育分别怎么抓: each item's best point leads; the whole question's follows.
-            picks = [p for p in (self._pick(item) for item in items) if p is not None]
+            picks = [s for item in items for s in self._pick(item)]
             selections = self.builder.merge(picks + selections)
         # Further points join when they score nearly as well (the question spans them);
         # a question asking for a list (哪些方面, 都有哪些举措) lets them in more easily.
@@ -151,6 +149,20 @@ class PolicyQA:
         if listing or rule("conjoined").search(reading.standalone):
             selections += self._completed(retrieval, selections, facts)
         return selections
+
+    def _item_of_lead_in(self, retrieval: Retrieval, top: Selection, facts: tuple[Asked, ...]) -> Selection | None:
+        """When the best quote only introduces a list (it ends with a colon), its best-ranked item scoring near it."""
+        if not top.quote.rstrip().endswith(("：", ":")):
+            return None
+        head = self.index.units[top.hit.unit_key][1]
+        floor = self.settings.fact_ratio * top.hit.score
+        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
+            if h.score < floor:
+                break
+            unit = self.index.units[h.unit_key][1]
+            if h.doc_id == top.hit.doc_id and unit.depth > head.depth and unit.section.startswith(head.section):
+                return self.builder.select(retrieval, h, facts)
+        return None
 
     def _holding(self, retrieval: Retrieval, top: Selection, facts: tuple[Asked, ...]) -> Selection | None:
         """For 第二时段托管一个月收多少钱 when the best match only names the time slots: a near unit of the same
@@ -231,10 +243,19 @@ class PolicyQA:
             return frozenset()
         return frozenset(i for s in self._select(last, retrieval) if s.hit.unit_key == unit_key for i in s.sentences)
 
-    def _pick(self, question: str) -> Selection | None:
+    def _pick(self, question: str) -> list[Selection]:
         reading = self.read(question)
         sub = self.retriever.search(reading, k=1)
-        return self.builder.select(sub, sub.hits[0], reading.facts, max_sentences=2) if sub.hits else None
+        return self._leading(sub, reading.facts, max_sentences=2) if sub.hits else []
+
+    def _leading(self, retrieval: Retrieval, facts: tuple[Asked, ...], max_sentences: int = 3) -> list[Selection]:
+        """The best hit's quote, preceded by the unit that answers better when there is one."""
+        selections = [self.builder.select(retrieval, retrieval.hits[0], facts, max_sentences=max_sentences)]
+        if (item := self._item_of_lead_in(retrieval, selections[0], facts)) is not None:
+            selections.insert(0, item)  # 电脑摇号规则： heads a list; the item answers, the heading gives context
+        if facts and (holding := self._holding(retrieval, selections[0], facts)) is not None:
+            selections.insert(0, holding)  # the fact asked for leads; the best-matching text follows as context
+        return selections
 
     def _in_text(self, phrase: str) -> bool:
         return any(phrase in u.text for _, u in self.index.units.values())

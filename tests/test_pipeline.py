@@ -347,3 +347,19 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
     assert led.coverage.value == "full" and led.citations[0].section == "5、表1第2行" and "80元" in led.citations[0].quote
     plain = PolicyQA(index, hash_embedder, settings=Settings(dense=0.0, fact_ratio=9.0)).ask(question)  # the rule off
     assert plain.coverage.value == "partial" and plain.citations[0].section == "2、②"
+
+
+@pytest.mark.parametrize(
+    "question, quote, holds",
+    [
+        ("励行实验学校今年招多少人？", "学校名称：励行实验学校，招生班数：6，招生人数：240。", True),  # a table cell's label carries the unit
+        ("励行实验学校今年招多少人？", "学校名称：励行实验学校，招生年级：小学一年级。", False),
+        ("举报后多久给答复？", "对举报事项应当在5个工作日内调查处理并反馈。", True),  # a duration answers 多久
+        ("举报后多久给答复？", "区教育局设立校车安全举报电话。", False),
+    ],
+)
+def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote: str, holds: bool):
+    from assistant.answering import asked_facts
+
+    facts = asked_facts(question)
+    assert facts and all(f.satisfied_by(quote) for f in facts) is holds
