@@ -263,7 +263,7 @@ class PolicyQA:
     # -- what the question pins down, against the document that answers -------------------
     def _scope_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         """Why the quote cannot answer: another year, another district, or a national rule asked of a local text."""
-        return self._year_note(reading, selections, doc) or self._place_note(reading, doc) or self._national_note(reading, doc)
+        return self._year_note(reading, selections, doc) or self._place_note(reading, doc) or self._school_note(reading, doc) or self._national_note(reading, doc)
 
     def _year_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         asked = reading.scope.years_for(doc.year)
@@ -289,6 +289,13 @@ class PolicyQA:
         if not other:
             return ""
         return f"抱歉，《{doc.title}》是{doc.issuer or '本地'}的文件，没有关于{'、'.join(other)}的规定，不能把它当作{other[0]}的做法回答。"
+
+    def _school_note(self, reading: Reading, doc: Document) -> str:
+        text = self.retriever.document_text(doc.doc_id)
+        other = [s for s in reading.scope.schools if s not in text]
+        if not other:
+            return ""
+        return f"抱歉，《{doc.title}》没有提到{'、'.join(other)}，不能把全区的一般规定当作这所学校的具体安排回答。"
 
     def _national_note(self, reading: Reading, doc: Document) -> str:
         if not reading.scope.national or rule("national_issuer").search(f"{doc.issuer} {doc.title}"):

@@ -34,6 +34,7 @@ class Scope:
     years: frozenset[int] = frozenset()  # years named in the asking part (2018年)
     relative: tuple[int, ...] = ()  # offsets of relative time words in the asking part (今年 → 0, 明年 → 1)
     periods: tuple[tuple[str, int, int], ...] = ()  # five-year plan periods named (“十四五”, 2021, 2025)
+    schools: tuple[str, ...] = ()  # schools named by their road or number (望潮路小学, 第一中学)
     person: bool = False  # a named person is asked for (谁分管招生)
     national: bool = False  # a national rule is asked for (国家规定…)
 
@@ -77,6 +78,7 @@ class Reading:
             f"documents {','.join(s.documents)}" if s.documents else "",
             f"years {sorted(s.years)}" if s.years else "",
             f"relative {list(s.relative)}" if s.relative else "",
+            f"schools {','.join(s.schools)}" if s.schools else "",
             "person" if s.person else "",
             "national" if s.national else "",
             f"expands {' '.join(self.expansions)}" if self.expansions else "",
@@ -182,6 +184,7 @@ class QuestionReader:
             years=frozenset(years_in(asking)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(asking)),
             periods=tuple((p.name, p.start, p.end) for p in lexicon().periods if p.matches(standalone)),
+            schools=tuple(dict.fromkeys(m.group(0) for m in rule("scope.school").finditer(asking))),
             person=bool(rule("type.person").search(asking)),
             national=bool(rule("scope.national").search(asking)),
         )

@@ -126,3 +126,21 @@ def test_places_the_dictionary_does_not_know_are_still_read(qa: PolicyQA, questi
 def test_another_district_is_declined_with_a_reason(qa: PolicyQA):
     answer = qa.ask("临澜区新建几所小学？")
     assert answer.abstained and "临澜区" in answer.answer and answer.coverage.value == "none"
+
+
+@pytest.mark.parametrize(
+    "question, schools",
+    [
+        ("望潮路小学课后服务具体开了哪些兴趣班？", ("望潮路小学",)),
+        ("孩子去望潮路小学上学，几点放学？", ("望潮路小学",)),
+        ("孩子在街道幼儿园能待到几点？", ()),
+        ("公办小学网上报名是什么时候？", ()),
+    ],
+)
+def test_schools_named_by_road_or_number_are_read(qa: PolicyQA, question: str, schools: tuple[str, ...]):
+    assert qa.read(question).scope.schools == schools
+
+
+def test_a_school_the_text_never_names_is_declined(qa: PolicyQA):
+    answer = qa.ask("望潮路小学今年新建几所幼儿园？")
+    assert answer.abstained and "望潮路小学" in answer.answer
