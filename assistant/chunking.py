@@ -13,14 +13,18 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from .parsing import STRUCTURAL, Document, Unit, UnitRef
+from .parsing import STRUCTURAL, Document, Unit, UnitKind, UnitRef
 
 
 class Level(str, Enum):
     UNIT = "unit"
+    CONTEXT = "context"  # a nested unit read under its heading: 收费标准：收费实行“先服务后收费”…
     SENTENCE = "sentence"
     CLAUSE = "clause"
 
+
+#: Units that are parts of a larger whole (a list item, a table row): they are also read under their heading.
+FRAGMENTS = frozenset({UnitKind.ITEM, UnitKind.TABLE_ROW})
 
 #: Sentences longer than this also get clause chunks: one embedding of a
 #: 150-character sentence blurs the clause that holds the asked fact.
@@ -88,6 +92,10 @@ def chunk_document(doc: Document) -> list[Chunk]:
         path = unit_path(doc, unit)
         # The unit chunk carries its title so a short title query still lands on it.
         texts: list[tuple[Level, str, int | None, str]] = [(Level.UNIT, unit.text, None, "unit")]
+        if unit.kind in FRAGMENTS and unit.part:
+            # An item says 家长须凭接送卡接送 under 6、安全管理; the question may name only the heading's topic.
+            # (Work points and articles stand alone: their own first words name their topic.)
+            texts.append((Level.CONTEXT, f"{unit.part.rsplit(' › ', 1)[-1]}：{unit.text}", None, "context"))
         for i, sentence in enumerate(unit.sentences):
             texts.append((Level.SENTENCE, sentence, i, f"s{i}"))
             texts += [(Level.CLAUSE, c, i, f"s{i}c{j}") for j, c in enumerate(clauses(sentence))]

@@ -49,7 +49,7 @@ from .parsing import Document, Unit, corpus_files, parse_corpus
 logger = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout or the parsing/chunking rules change.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Completed builds kept beside the current one (the current and the one before it).
 KEEP_BUILDS = 2
 #: ``POLICYQA_NO_REBUILD=1`` makes :func:`load_or_build` refuse to build (the CLI's ``--no-rebuild``).

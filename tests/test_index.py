@@ -13,7 +13,7 @@ from assistant.index import Index, IndexDamagedError, IndexMismatchError, IndexM
 from assistant.keywords import Tokenizer, harvest_terms
 from assistant.parsing import parse_file
 
-from .conftest import NOTICE, HashEmbedder
+from .conftest import NOTICE, ROOT, HashEmbedder
 
 
 @pytest.fixture
@@ -322,3 +322,14 @@ def test_other_model_reuses_nothing(corpus: Path, tmp_path: Path):
     emb = CountingEmbedder("hash-other")
     index = load_or_build([corpus], target, emb)
     assert index.manifest.reused_vectors == 0 and emb.embedded == index.manifest.chunk_count
+
+
+def test_list_items_and_table_rows_are_also_read_under_their_heading():
+    from assistant.parsing import parse_corpus
+
+    fiction = ROOT / "tests" / "data" / "fiction" / "qinglan-after-school-service-notice.txt"
+    chunks = chunk_corpus(parse_corpus([NOTICE, fiction]))
+    context = {c.unit_key: c.text for c in chunks if c.level is Level.CONTEXT}
+    assert context["qinglan-after-school-service-notice#6、①"].startswith("6、安全管理：学校要建立学生考勤")
+    assert context["qinglan-after-school-service-notice#5、表1第2行"].startswith("5、收费标准：服务项目：小学第二时段")
+    assert not any(key.startswith("dongli-") for key in context)  # work points stand alone
