@@ -1,10 +1,16 @@
-"""Closed-loop HTTP load on POST /api/ask (asyncio + httpx; not a test): N clients for T seconds.
+"""Closed-loop HTTP load on POST /api/ask (asyncio + httpx; a measurement, not a test).
 
-Each client sends the next question as soon as its previous answer arrives. Reports answers/s,
-p50/p95/p99 latency, errors, and the server's RSS before/after when --pid is given.
-Point it at any URL (one worker, several workers, a load balancer) on loopback:
+Starts `policyqa serve --workers N` itself on a free loopback port (or uses --url), waits for
+/api/health to answer 200, then runs C clients for T seconds: each sends the next question of
+eval/test.jsonl (with its history) as soon as its previous answer arrives. Reports answers/s,
+p50/p95/p99 latency, errors and the server's memory summed over its processes (RSS double-counts
+shared pages such as the memory-mapped index; PSS splits them fairly, so PSS is the one to add up).
 
-    python scripts/load.py --url http://127.0.0.1:7860 --clients 32 --seconds 120 [--pid PID]
+    .venv/bin/python scripts/load.py --workers 1 2 --clients 32 --seconds 120
+    .venv/bin/python scripts/load.py --url http://127.0.0.1:7860 --clients 8 --seconds 20
+
+Writes artifacts/bench/load.md and load.json. The load generator runs on the same machine as the
+server, so on a small machine it takes CPU from the server: the figures are a floor.
 """
 
 from __future__ import annotations
@@ -12,83 +18,258 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "artifacts" / "bench"
+POLICYQA = Path(sys.executable).with_name("policyqa")
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoadResult:
-    answers: int
-    errors: int
+    """One closed-loop run; latencies of successful answers only, errors counted by status."""
+
+    clients: int
     seconds: float
-    latencies_ms: tuple[float, ...]
+    answers: int
+    errors: dict[str, int]
+    latencies_ms: list[float] = field(repr=False)
+    server_rss_mb: float | None = None  # peak of the per-process RSS sum while under load
+    server_pss_mb: float | None = None  # peak of the per-process PSS sum while under load
+    server_processes: int = 0
 
     def pct(self, q: float) -> float:
         s = sorted(self.latencies_ms)
-        return s[min(len(s) - 1, int(q * (len(s) - 1)))] if s else float("nan")
+        return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
+        return d | {"rps": self.answers / self.seconds, "p50_ms": self.pct(0.5), "p95_ms": self.pct(0.95), "p99_ms": self.pct(0.99)}
 
 
-def rss_mb(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return None
+# -- the server's processes and memory ------------------------------------------------------------
+def _children() -> dict[int, list[int]]:
+    """ppid → pids, from /proc (no psutil needed): uvicorn's workers are children of its supervisor."""
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return tree
 
 
-async def _client(http: httpx.AsyncClient, questions: list[str], start: int, stop_at: float, lat: list[float], errors: list[int]) -> None:
+def process_tree(pid: int) -> list[int]:
+    tree, out, todo = _children(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += tree.get(p, [])
+    return out
+
+
+def _status_kb(pid: int, file: str, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def memory_mb(pid: int) -> tuple[float, float, int]:
+    """(RSS sum, PSS sum, process count) over ``pid`` and its descendants."""
+    pids = process_tree(pid)
+    rss = sum(_status_kb(p, "status", "VmRSS") for p in pids)
+    pss = sum(_status_kb(p, "smaps_rollup", "Pss") for p in pids)
+    return rss / 1024, pss / 1024, len(pids)
+
+
+# -- starting and stopping a server ---------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    url: str
+    ready_s: float  # process start until /api/health answered 200
+    log: IO[bytes]
+    data_dir: Path
+
+    def stop(self) -> None:
+        """SIGTERM the supervisor (uvicorn stops its workers), then its own process group if anything is left."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the group this script created for it
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def start_server(workers: int, *, index_dir: Path | None = None, log_path: Path | None = None, timeout: float = 300) -> Server:
+    """`policyqa serve` on a free loopback port, in its own session (so it and its workers can be stopped together);
+    feedback goes to a temporary data dir so a load test leaves no interaction log behind."""
+    port = free_port()
+    cmd = [str(POLICYQA), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if index_dir is not None:
+        cmd += ["--index-dir", str(index_dir)]
+    data_dir = Path(tempfile.mkdtemp(prefix="policyqa-load-"))
+    env = os.environ | {"POLICYQA_DATA_DIR": str(data_dir)}
+    log = open(log_path, "wb") if log_path else open(os.devnull, "wb")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    server = Server(proc, f"http://127.0.0.1:{port}", float("nan"), log, data_dir)
+    try:
+        server.ready_s = wait_healthy(server.url, timeout, proc) - t0
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_healthy(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> float:
+    """Poll /api/health every 50 ms until it answers 200 (it says 503 while loading); returns the perf_counter then."""
+    deadline = time.perf_counter() + timeout
+    with httpx.Client(base_url=url, timeout=5) as http:
+        while time.perf_counter() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"server exited with code {proc.returncode} before it was ready")
+            try:
+                if http.get("/api/health").status_code == 200:
+                    return time.perf_counter()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+    raise TimeoutError(f"{url}/api/health did not answer 200 within {timeout:.0f} s")
+
+
+# -- the load ----------------------------------------------------------------------------------------
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [{"question": r["question"], "history": r.get("history") or []} for r in rows]
+
+
+async def _client(http: httpx.AsyncClient, bodies: list[dict[str, Any]], start: int, stop_at: float, lat: list[float], errors: Counter[str]) -> None:
     i = start
     while time.perf_counter() < stop_at:
         t = time.perf_counter()
         try:
-            r = await http.post("/api/ask", json={"question": questions[i % len(questions)]})
-            ok = r.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        if ok:
+            r = await http.post("/api/ask", json=bodies[i % len(bodies)])
+            status = str(r.status_code)
+        except httpx.HTTPError as exc:
+            status = type(exc).__name__
+        if status == "200":
             lat.append((time.perf_counter() - t) * 1000)
         else:
-            errors.append(1)
+            errors[status] += 1
         i += 1
 
 
-async def run(url: str, clients: int, seconds: float, questions: list[str]) -> LoadResult:
-    lat: list[float] = []
-    errors: list[int] = []
+async def _sample_memory(pid: int, every: float, peaks: list[float]) -> None:
+    """Peak RSS / PSS sums while the load runs (workers grow as they answer)."""
+    while True:
+        rss, pss, n = await asyncio.to_thread(memory_mb, pid)
+        peaks[0], peaks[1], peaks[2] = max(peaks[0], rss), max(peaks[1], pss), max(peaks[2], n)
+        await asyncio.sleep(every)
+
+
+async def run(url: str, clients: int, seconds: float, bodies: list[dict[str, Any]], pid: int | None = None, warmup: float = 3.0) -> LoadResult:
+    """``clients`` closed-loop clients for ``seconds`` after ``warmup`` seconds whose answers are not counted."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+    peaks = [0.0, 0.0, 0.0]
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+        if warmup > 0:
+            await asyncio.gather(*(_client(http, bodies, k, time.perf_counter() + warmup, [], Counter()) for k in range(clients)))
+        sampler = asyncio.create_task(_sample_memory(pid, 1.0, peaks)) if pid else None
+        lat: list[float] = []
+        errors: Counter[str] = Counter()
         t0 = time.perf_counter()
-        await asyncio.gather(*(_client(http, questions, k, t0 + seconds, lat, errors) for k in range(clients)))
+        await asyncio.gather(*(_client(http, bodies, k * 7, t0 + seconds, lat, errors) for k in range(clients)))
         elapsed = time.perf_counter() - t0
-    return LoadResult(len(lat), len(errors), elapsed, tuple(lat))
+        if sampler is not None:
+            sampler.cancel()
+    res = LoadResult(clients, elapsed, len(lat), dict(errors), lat)
+    if pid:
+        res.server_rss_mb, res.server_pss_mb, res.server_processes = peaks[0], peaks[1], int(peaks[2])
+    return res
+
+
+def load_test(workers: int, clients: int, seconds: float, bodies: list[dict[str, Any]], index_dir: Path | None = None) -> dict[str, Any]:
+    """Start a server with ``workers`` workers, load it, stop it; the summary includes its ready time."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    server = start_server(workers, index_dir=index_dir, log_path=OUT / f"server-w{workers}.log")
+    try:
+        idle_rss, idle_pss, _ = memory_mb(server.proc.pid)
+        res = asyncio.run(run(server.url, clients, seconds, bodies, server.proc.pid))
+        per_process = [(p, _status_kb(p, "status", "VmRSS") // 1024, _status_kb(p, "smaps_rollup", "Pss") // 1024) for p in process_tree(server.proc.pid)]
+    finally:
+        server.stop()
+    idle = {"idle_rss_mb": idle_rss, "idle_pss_mb": idle_pss, "per_process_pid_rss_pss_mb": per_process}
+    return {"workers": workers, "ready_s": server.ready_s} | idle | res.summary()
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    head = "| workers | clients × s | answers/s | p50 ms | p95 ms | p99 ms | errors | ready s | server RSS / PSS MB (peak, processes) |\n"
+    head += "|---|---|---|---|---|---|---|---|---|\n"
+    lines = []
+    for r in rows:
+        mem = f"{r['server_rss_mb']:.0f} / {r['server_pss_mb']:.0f} ({r['server_processes']})" if r.get("server_rss_mb") else "–"
+        errs = sum(r["errors"].values())
+        err = f"{errs} {r['errors']}" if errs else "0"
+        lines.append(
+            f"| {r.get('workers', '–')} | {r['clients']} × {r['seconds']:.0f} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} "
+            f"| {err} | {r.get('ready_s', float('nan')):.1f} | {mem} |\n"
+        )
+    return head + "".join(lines)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", default="http://127.0.0.1:7860")
+    p.add_argument("--url", help="load a server that is already running instead of starting one")
+    p.add_argument("--pid", type=int, help="with --url: the server's process id, to report its memory")
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="start one server per value, one after the other")
+    p.add_argument("--index-dir", type=Path, help="passed to `policyqa serve`")
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=120)
-    p.add_argument("--pid", type=int, help="server process id, to report its RSS before/after")
-    p.add_argument("--questions", type=Path, default=ROOT / "eval" / "dev.jsonl")
+    p.add_argument("--questions", type=Path, default=ROOT / "eval" / "test.jsonl")
+    p.add_argument("--out", default="load", help="name of the .md/.json written to artifacts/bench/")
     args = p.parse_args()
-    lines = args.questions.read_text(encoding="utf-8").splitlines()
-    questions = [json.loads(line)["question"] for line in lines if line.strip()]
-    before = rss_mb(args.pid)
-    res = asyncio.run(run(args.url, args.clients, args.seconds, questions))
-    after = rss_mb(args.pid)
-    print(f"{args.clients} closed-loop clients x {res.seconds:.0f} s against {args.url}/api/ask")
-    print(f"answers/s {res.answers / res.seconds:.1f}  answers {res.answers}  errors {res.errors}")
-    if res.latencies_ms:
-        print(f"latency ms p50 {statistics.median(res.latencies_ms):.0f}  p95 {res.pct(0.95):.0f}  p99 {res.pct(0.99):.0f}")
-    if before is not None:
-        print(f"server RSS MB before {before:.0f}  after {after:.0f}")
+    bodies = load_questions(args.questions)
+    rows: list[dict[str, Any]] = []
+    if args.url:
+        rows.append(asyncio.run(run(args.url, args.clients, args.seconds, bodies, args.pid)).summary())
+    for w in [] if args.url else args.workers:
+        print(f"load: {w} worker(s), {args.clients} clients × {args.seconds:.0f} s …", file=sys.stderr, flush=True)
+        rows.append(load_test(w, args.clients, args.seconds, bodies, args.index_dir))
+    settings = {"cores": os.cpu_count(), "python": sys.version.split()[0], "questions": str(args.questions.relative_to(ROOT)), "url": args.url}
+    md = f"# Closed-loop load on POST /api/ask\n\n{markdown(rows)}\nQuestions: {settings['questions']} ({len(bodies)}, cycled); {settings['cores']} cores; "
+    md += "load generator on the same machine. RSS sums double-count shared pages; PSS does not.\n"
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{args.out}.md").write_text(md, encoding="utf-8")
+    (OUT / f"{args.out}.json").write_text(json.dumps({"settings": settings, "runs": rows}, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(md)
     return 0
 
 
