@@ -219,6 +219,7 @@ def settings(index: Index, embedder: Any) -> dict[str, Any]:
         "commit": commit,
         "questions": str(QUESTIONS.relative_to(ROOT)),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "loadavg_1min_at_start": os.getloadavg()[0],  # other work on the machine skews every timing
     }
 
 
@@ -279,7 +280,8 @@ def main() -> int:
         r["cold"] = cold_start(index_dir, args.cold_runs)
         say(f"HTTP: 1 worker, {args.http_clients} clients × {args.http_seconds:.0f} s …")
         r["http"] = load.load_test(1, args.http_clients, args.http_seconds, load.load_questions(QUESTIONS), index_dir)
-    md = table(r)
+    r["settings"]["loadavg_1min_at_end"] = os.getloadavg()[0]
+    md = table(r) + f"\nLoad average (1 min) at start / end: {r['settings']['loadavg_1min_at_start']:.1f} / {r['settings']['loadavg_1min_at_end']:.1f}.\n"
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "benchmark.md").write_text(md, encoding="utf-8")
     (OUT / "benchmark.json").write_text(json.dumps(r, ensure_ascii=False, indent=2, default=str), encoding="utf-8")

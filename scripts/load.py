@@ -219,6 +219,7 @@ async def run(url: str, clients: int, seconds: float, bodies: list[dict[str, Any
 def load_test(workers: int, clients: int, seconds: float, bodies: list[dict[str, Any]], index_dir: Path | None = None) -> dict[str, Any]:
     """Start a server with ``workers`` workers, load it, stop it; the summary includes its ready time."""
     OUT.mkdir(parents=True, exist_ok=True)
+    busy = os.getloadavg()[0]  # other work on the machine takes CPU from the server
     server = start_server(workers, index_dir=index_dir, log_path=OUT / f"server-w{workers}.log")
     try:
         idle_rss, idle_pss, _ = memory_mb(server.proc.pid)
@@ -227,12 +228,12 @@ def load_test(workers: int, clients: int, seconds: float, bodies: list[dict[str,
     finally:
         server.stop()
     idle = {"idle_rss_mb": idle_rss, "idle_pss_mb": idle_pss, "per_process_pid_rss_pss_mb": per_process}
-    return {"workers": workers, "ready_s": server.ready_s} | idle | res.summary()
+    return {"workers": workers, "ready_s": server.ready_s, "loadavg_1min_before": busy} | idle | res.summary()
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    head = "| workers | clients × s | answers/s | p50 ms | p95 ms | p99 ms | errors | ready s | server RSS / PSS MB (peak, processes) |\n"
-    head += "|---|---|---|---|---|---|---|---|---|\n"
+    head = "| workers | clients × s | answers/s | p50 ms | p95 ms | p99 ms | errors | ready s | server RSS / PSS MB (peak, processes) | load avg before |\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|\n"
     lines = []
     for r in rows:
         mem = f"{r['server_rss_mb']:.0f} / {r['server_pss_mb']:.0f} ({r['server_processes']})" if r.get("server_rss_mb") else "–"
@@ -240,7 +241,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         err = f"{errs} {r['errors']}" if errs else "0"
         lines.append(
             f"| {r.get('workers', '–')} | {r['clients']} × {r['seconds']:.0f} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} "
-            f"| {err} | {r.get('ready_s', float('nan')):.1f} | {mem} |\n"
+            f"| {err} | {r.get('ready_s', float('nan')):.1f} | {mem} | {r.get('loadavg_1min_before', float('nan')):.1f} |\n"
         )
     return head + "".join(lines)
 
