@@ -58,7 +58,7 @@ def build_vector_index(vectors: np.ndarray, kind: str | IndexKind = "auto"):
     elif k is IndexKind.HNSW:
         index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128  # recall@10 ≥ 0.95 at 1M in scripts/scale.py
+        index.hnsw.efSearch = 128  # measured by scripts/scale.py: recall@10 0.955 at 100k, 0.825 at 1M (synthetic vectors)
     else:
         index = _ivfpq_refined(x, faiss)
     index.add(x)

@@ -42,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 import load  # noqa: E402  (scripts/load.py)
 
 from assistant import config  # noqa: E402
-from assistant.evaluation import Outcome, Question, Ref, load_questions, metrics, run  # noqa: E402
+from assistant.evaluation import Outcome, Question, Ref, _is_gold, load_questions, metrics, run  # noqa: E402
 from assistant.index import Index  # noqa: E402
 from assistant.parsing import Document, corpus_files  # noqa: E402
 from assistant.pipeline import PolicyQA  # noqa: E402
@@ -63,13 +63,16 @@ from assistant.index import load_or_build
 from assistant.pipeline import PolicyQA
 t1 = time.perf_counter()
 embedder = load_embedder()
+embedder.encode_queries(["预热"])  # the engine maps its weights at load; they page in on the first encode
 t2 = time.perf_counter()
 index = load_or_build(config.corpus_paths(), Path(sys.argv[1]), embedder, allow_build=False)
 t3 = time.perf_counter()
-answer = PolicyQA(index, embedder).ask(sys.argv[2]).to_json()
+qa = PolicyQA(index, embedder)
 t4 = time.perf_counter()
+answer = qa.ask(sys.argv[2]).to_json()
+t5 = time.perf_counter()
 hwm = int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read()).group(1))
-print(json.dumps({"imports": t1 - t0, "model": t2 - t1, "index": t3 - t2, "first_answer": t4 - t3, "vmhwm_mb": hwm / 1024}))
+print(json.dumps({"imports": t1 - t0, "model": t2 - t1, "index": t3 - t2, "pipeline": t4 - t3, "first_answer": t5 - t4, "vmhwm_mb": hwm / 1024}))
 """
 
 
@@ -120,39 +123,45 @@ def _grams(text: str, n: int = 3) -> set[str]:
 
 @dataclass
 class Units:
-    """The citable units of the corpus, as evaluation names them, with their text."""
+    """The citable units of the corpus, as evaluation names them, with their character trigrams."""
 
     refs: list[Ref]
-    texts: list[str]
+    grams: list[set[str]]
 
     @classmethod
     def of(cls, documents: Sequence[Document]) -> Units:
         pairs = [(Ref(d.doc_id, u.number, u.section), u.text) for d in documents for u in d.units if u.text.strip()]
-        return cls([r for r, _ in pairs], [t for _, t in pairs])
+        return cls([r for r, _ in pairs], [_grams(t) for _, t in pairs])
 
     def owner(self, chunk: str) -> Ref:
-        """The unit holding ``chunk``: the one sharing most character trigrams with it."""
+        """The unit holding ``chunk``: the one sharing most character trigrams with it (the brief's strict hit)."""
         g = _grams(chunk)
-        return self.refs[int(np.argmax([len(g & _grams(t)) for t in self.texts]))]
+        return self.refs[int(np.argmax([len(g & u) for u in self.grams]))]
+
+    def covered(self, chunk: str) -> tuple[Ref, ...]:
+        """Every unit a reader of ``chunk`` would see: half of the unit is in it, or half of it is that unit (lenient hit)."""
+        g = _grams(chunk)
+        return tuple(r for r, u in zip(self.refs, self.grams) if len(g & u) >= 0.5 * min(len(g), len(u))) or (self.owner(chunk),)
 
 
 @dataclass
 class Peer:
     name: str
-    search: Callable[[str], list[Ref]]  # question → units of its ranked chunks, best first
+    search: Callable[[str], list[int]]  # question → its ranked chunk ids, best first
+    owners: list[Ref]  # chunk id → the unit it belongs to
+    covered: list[tuple[Ref, ...]]  # chunk id → the units it shows
 
 
-def bm25_units_peer(units: Units) -> Peer:
+def bm25_units_peer(units: Units, texts: Sequence[str]) -> Peer:
     """BM25Okapi (rank_bm25) over whole work points."""
     from rank_bm25 import BM25Okapi
 
-    bm25 = BM25Okapi([tokens(t) or ["<empty>"] for t in units.texts])
+    bm25 = BM25Okapi([tokens(t) or ["<empty>"] for t in texts])
 
-    def search(q: str) -> list[Ref]:
-        scores = bm25.get_scores(tokens(q))
-        return [units.refs[i] for i in np.argsort(-scores, kind="stable")[:10]]
+    def search(q: str) -> list[int]:
+        return [int(i) for i in np.argsort(-bm25.get_scores(tokens(q)), kind="stable")[:10]]
 
-    return Peer("BM25 over work points (rank_bm25, jieba)", search)
+    return Peer("BM25 over work points (rank_bm25, jieba)", search, units.refs, [(r,) for r in units.refs])
 
 
 def weighted_rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float], c: int = 60) -> list[int]:
@@ -164,34 +173,37 @@ def weighted_rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float], c:
     return sorted(score, key=lambda d: score[d], reverse=True)
 
 
-def langchain_peer(text: str, units: Units, embedder: Any, k: int = 4) -> tuple[Peer, int]:
+def langchain_peer(text: str, units: Units, embedder: Any, k: int = 4) -> Peer:
     """RecursiveCharacterTextSplitter 750/150 → [BM25, FAISS] top-k each (LangChain's default k=4) → weighted RRF 0.5/0.5."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
     from rank_bm25 import BM25Okapi
 
     chunks = RecursiveCharacterTextSplitter(chunk_size=750, chunk_overlap=150).split_text(text)
-    owners = [units.owner(c) for c in chunks]
     bm25 = BM25Okapi([tokens(c) or ["<empty>"] for c in chunks])
     dense = faiss.IndexFlatIP(embedder.dim)
     dense.add(embedder.encode_passages(chunks))
 
-    def search(q: str) -> list[Ref]:
-        sparse = list(np.argsort(-bm25.get_scores(tokens(q)), kind="stable")[:k])
+    def search(q: str) -> list[int]:
+        sparse = [int(i) for i in np.argsort(-bm25.get_scores(tokens(q)), kind="stable")[:k]]
         _, ids = dense.search(embedder.encode_queries([q]), k)
-        return [owners[i] for i in weighted_rrf([sparse, [int(i) for i in ids[0] if i >= 0]], [0.5, 0.5])]
+        return weighted_rrf([sparse, [int(i) for i in ids[0] if i >= 0]], [0.5, 0.5])
 
-    return Peer(f"LangChain recipe ({len(chunks)} chunks of ≤750 chars, FAISS + BM25, RRF 0.5/0.5)", search), len(chunks)
+    name = f"LangChain recipe ({len(chunks)} chunks ≤750 chars, FAISS + BM25, RRF 0.5/0.5)"
+    return Peer(name, search, [units.owner(c) for c in chunks], [units.covered(c) for c in chunks])
 
 
 def score_peer(peer: Peer, questions: Sequence[Question], default_doc: str) -> dict[str, float]:
-    """hit@1 / hit@3 / MRR with evaluation.metrics, and per-question latency; peers see the question alone (no history)."""
-    outcomes, lat = [], []
+    """hit@1 / hit@3 / MRR with evaluation.metrics (a chunk counts as its owner unit), the lenient hit@1 (any unit the
+    top chunk shows is gold), and per-question latency. Peers see the question alone, not its history."""
+    outcomes, lat, lenient = [], [], 0
     for q in questions:
         t = time.perf_counter()
-        ranked = peer.search(q.question)
+        ids = peer.search(q.question)
         lat.append((time.perf_counter() - t) * 1000)
-        outcomes.append(Outcome(q, ranked={"peer": ranked}))
-    return metrics(outcomes, default_doc, "peer") | {"p50_ms": statistics.median(lat), "p95_ms": pct(lat, 0.95)}
+        outcomes.append(Outcome(q, ranked={"peer": [peer.owners[i] for i in ids]}))
+        lenient += bool(ids) and any(_is_gold(q, r, default_doc) for r in peer.covered[ids[0]])
+    m = metrics(outcomes, default_doc, "peer")
+    return m | {"hit@1_lenient": lenient / len(questions), "p50_ms": statistics.median(lat), "p95_ms": pct(lat, 0.95)}
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -229,7 +241,10 @@ def table(r: dict[str, Any]) -> str:
     n = r["ours"]["final"]["answerable"]
     rows = [
         ("cold start `policyqa ask` (fresh process), median", f"{c['cli_total']:.2f} s"),
-        ("  ↳ imports / model load / index load / first answer", f"{c['imports']:.2f} / {c['model']:.2f} / {c['index']:.2f} / {c['first_answer']:.2f} s"),
+        (
+            "  ↳ imports / model load + first encode / index load + verify / pipeline set-up / first answer",
+            f"{c['imports']:.2f} / {c['model']:.2f} / {c['index']:.2f} / {c['pipeline']:.2f} / {c['first_answer']:.2f} s",
+        ),
         ("  ↳ total of the phased run (incl. interpreter start)", f"{c['total']:.2f} s"),
         ("peak RSS of that process (VmHWM)", f"{c['vmhwm_mb']:.0f} MB"),
         (f"index build ({b['chunks']} chunks: parse, embed, BM25) / save", f"{b['build_s']:.1f} s ({b['chunks_per_s']:.0f} chunks/s) / {b['save_s']:.2f} s"),
@@ -241,7 +256,7 @@ def table(r: dict[str, Any]) -> str:
         label = "final answer (first citation; declining = miss)" if name == "final" else f"{name} retrieval, top unit"
         rows.append((f"hit@1 policy-qa {label} (n={n})", f"{m['hit@1']:.3f}"))
     for name, m in r["peers"].items():
-        rows.append((f"hit@1 peer: {name}", f"{m['hit@1']:.3f} (hit@3 {m['hit@3']:.3f}), p50 {m['p50_ms']:.1f} ms"))
+        rows.append((f"hit@1 peer: {name}", f"{m['hit@1']:.3f} (top chunk shows a gold unit: {m['hit@1_lenient']:.3f}; hit@3 {m['hit@3']:.3f}), p50 {m['p50_ms']:.1f} ms"))
     head = f"| {s['model']} · {s['cores']} cores · Python {s['python']} · corpus {s['corpus_hash'][:12]} | value |\n|---|---|\n"
     return head + "".join(f"| {a} | {v} |\n" for a, v in rows)
 
@@ -273,9 +288,9 @@ def main() -> int:
         say("peers …")
         units = Units.of(index.documents)
         text = "\n".join(f.read_text(encoding="utf-8") for f in corpus_files(config.corpus_paths()))
-        lc, n_chunks = langchain_peer(text, units, embedder)
-        r["peers"] = {peer.name: score_peer(peer, answerable, default_doc) for peer in (bm25_units_peer(units), lc)}
-        r["settings"]["langchain_chunks"] = n_chunks
+        unit_texts = [u.text for d in index.documents for u in d.units if u.text.strip()]
+        peers = (bm25_units_peer(units, unit_texts), langchain_peer(text, units, embedder))
+        r["peers"] = {peer.name: score_peer(peer, answerable, default_doc) for peer in peers}
         say(f"cold start × {args.cold_runs} …")
         r["cold"] = cold_start(index_dir, args.cold_runs)
         say(f"HTTP: 1 worker, {args.http_clients} clients × {args.http_seconds:.0f} s …")

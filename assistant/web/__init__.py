@@ -1,8 +1,9 @@
 """The web chat (Gradio, mounted at ``/``) and the HTTP API (``/api``) on one FastAPI app.
 
-``state`` holds the assistant and the feedback store, ``api`` the REST routes, ``render`` the HTML
-(from ``templates/``), ``ui`` the Gradio page, ``security`` the request guard and admin token, and
-``server`` puts them together and serves them.
+``state`` holds the assistant and the feedback store, ``api`` the REST routes, ``upload_api`` and
+``uploads`` the admin's document upload and background rebuild, ``render`` the HTML (from ``templates/``),
+``ui`` the Gradio page, ``security`` the request guard and admin token, and ``server`` puts them together
+and serves them.
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error(exc.status_code, zh, str(exc.detail) or "request error")
 
 
-def _admin(gate: AdminGate, request: Request) -> JSONResponse | None:
+def admin_refusal(gate: AdminGate, request: Request) -> JSONResponse | None:
     """None when the request carries the admin token; otherwise the refusal to send."""
     given = request.headers.get(ADMIN_HEADER) or _bearer(request.headers.get("authorization", ""))
     access = gate.check(given, request.client.host if request.client else "")
@@ -301,7 +301,7 @@ def add_admin_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: Admi
     @app.get("/api/admin/export.csv", response_class=StreamingResponse, responses={**csv_response, **ADMIN_ERRORS, 503: ERRORS[503]}, tags=["admin"],
              summary="导出问答记录（需管理令牌）/ export the interaction log (admin token in X-Admin-Token)")
     def export(request: Request) -> Any:
-        if (refused := _admin(gate, request)) is not None:
+        if (refused := admin_refusal(gate, request)) is not None:
             return refused
         if feedback.store is None:
             return error(503, "反馈数据库不可用", f"the feedback database is unavailable: {feedback.reason}")
@@ -318,7 +318,7 @@ def add_admin_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: Admi
     @app.post("/api/admin/reload", response_model=ReloadResponse, responses=ADMIN_ERRORS, tags=["admin"],
               summary="重新加载重建后的索引（需管理令牌）/ load a rebuilt index now (admin token in X-Admin-Token)")
     def reload(request: Request) -> Any:
-        if (refused := _admin(gate, request)) is not None:
+        if (refused := admin_refusal(gate, request)) is not None:
             return refused
         outcome = holder.reload(force=True)
         qa = holder.qa

@@ -265,3 +265,37 @@ def admin_html(summary: Any) -> str:
 
 def hint_html(message: str) -> str:
     return render("hint.html", message=message)
+
+
+# -- adding documents (the admin view) ----------------------------------------------------------
+KIND_ZH = {
+    "header": "标题与发文信息", "preamble": "导语", "point": "工作要点", "article": "条", "item": "编号条目",
+    "heading": "章节标题", "paragraph": "段落", "table_row": "表格行", "signoff": "落款",
+}
+JOB_ZH = {"idle": "未进行", "running": "进行中", "done": "已完成", "failed": "失败"}
+#: Below this share of lines held by some unit, the preview asks for a look at the parse.
+LOW_COVERAGE = 0.9
+
+
+def upload_form_html(max_mb: float, suffixes: Sequence[str]) -> str:
+    return render("upload.html", max_mb=f"{max_mb:g}", suffixes=list(suffixes))
+
+
+def upload_preview_html(p: Any) -> str:
+    """A parse preview (``upload_api.PreviewOut``): facts, units by kind and level, first items, coverage, warnings."""
+    return render("upload_preview.html", **_preview_values(p))
+
+
+def upload_added_html(added: Any) -> str:
+    """The outcome of an upload (``upload_api.AddResponse``), its preview and the rebuild it started."""
+    return render("upload_added.html", a=added, job_zh=JOB_ZH, **_preview_values(added.preview))
+
+
+def corpus_html(corpus: Any) -> str:
+    """The corpus documents and the rebuild status (``upload_api.CorpusResponse``)."""
+    return render("upload_status.html", c=corpus, job_zh=JOB_ZH)
+
+
+def _preview_values(p: Any) -> dict[str, Any]:
+    kinds = [(KIND_ZH.get(k, k), n) for k, n in p.units_by_kind.items()]
+    return {"p": p, "kinds": kinds, "percent": round(p.coverage * 100), "low": p.coverage < LOW_COVERAGE}

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -19,7 +21,16 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+logger = logging.getLogger(__name__)
+
 ADMIN_HEADER = "x-admin-token"
+#: ``POLICYQA_MAX_UPLOAD_MB``: the largest document the admin view accepts, in MB (default 20).
+MAX_UPLOAD_ENV = "POLICYQA_MAX_UPLOAD_MB"
+DEFAULT_UPLOAD_MB = 20
+#: The multipart envelope around the file (boundaries, part headers, a few small fields).
+MULTIPART_SLACK = 64 * 1024
+#: The only routes that take a multipart body, and the larger cap with it.
+UPLOAD_PATHS = frozenset({"/api/admin/documents", "/api/admin/documents/preview"})
 
 # Gradio's page needs inline scripts and styles (its config is an inline <script>) and eval (gr.HTML compiles
 # its template with `new Function`). What CSP still buys: nothing is fetched from or sent to another origin,
@@ -47,10 +58,41 @@ def error_body(zh: str, en: str, **extra: Any) -> dict[str, Any]:
     return {"detail": f"{zh} / {en}", "message_zh": zh, "message_en": en, **extra}
 
 
+def max_upload_bytes() -> int:
+    """The upload cap from ``POLICYQA_MAX_UPLOAD_MB`` (a positive number of MB), else 20 MB."""
+    raw = os.environ.get(MAX_UPLOAD_ENV, "").strip()
+    try:
+        mb = float(raw) if raw else DEFAULT_UPLOAD_MB
+    except ValueError:
+        mb = -1
+    if not 0 < mb <= 1024:
+        logger.warning("%s=%r is not a size in MB between 0 and 1024; using %d", MAX_UPLOAD_ENV, raw, DEFAULT_UPLOAD_MB)
+        mb = DEFAULT_UPLOAD_MB
+    return int(mb * 1024 * 1024)
+
+
 @dataclass(frozen=True)
 class Limits:
     api_body: int = 64 * 1024  # /api/*: a question and 20 earlier ones fit many times over
     other_body: int = 1024 * 1024  # Gradio's event calls carry the conversation kept in the browser
+    upload: int = field(default_factory=max_upload_bytes)  # one document, on UPLOAD_PATHS only
+
+    @property
+    def upload_body(self) -> int:
+        return self.upload + MULTIPART_SLACK
+
+
+class BodyTooLarge(Exception):
+    """Raised from an upload's body stream once it passes the cap: the rest is never read."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"request body over {limit:,} bytes")
+        self.limit = limit
+
+
+def too_large_body(limit: int) -> dict[str, Any]:
+    mb = limit / (1024 * 1024)
+    return error_body(f"文件过大（上限 {mb:g} MB）", f"the file is too large: the limit is {mb:g} MB")
 
 
 # Gradio's file upload is not used by this app: disabled rather than left open to anyone.
@@ -74,6 +116,9 @@ class Guard:
             await _reply(send, 403, error_body("此功能已关闭", "this endpoint is disabled on this server"))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if scope["method"] == "POST" and path in UPLOAD_PATHS:
+            await self._upload(scope, receive, send, headers)
+            return
         if scope["method"] in ("POST", "PUT", "PATCH") and path.startswith("/api/"):
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
             if headers.get("content-length", "0") != "0" and ctype != "application/json":
@@ -85,6 +130,34 @@ class Guard:
             await _reply(send, 413, error_body(f"请求体过大（上限 {limit // 1024} KiB）", f"request body too large: the limit is {limit // 1024} KiB"))
             return
         await self.app(scope, _replay(body, receive) if scope["method"] in ("POST", "PUT", "PATCH") else receive, send)
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+        """A document upload: multipart only, and streamed through a counter rather than held in memory."""
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "multipart/form-data":
+            zh, en = "上传文件须使用 multipart/form-data", f"upload the file as multipart/form-data, got {ctype or 'none'!r}"
+            await _reply(send, 415, error_body(zh, en))
+            return
+        limit, declared = self.limits.upload_body, headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _reply(send, 413, too_large_body(self.limits.upload))
+            return
+        await self.app(scope, _capped(receive, limit), send)
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises :class:`BodyTooLarge` as soon as more than ``limit`` bytes have come in."""
+    total = 0
+
+    async def capped() -> Message:
+        nonlocal total
+        message = await receive()
+        total += len(message.get("body", b""))
+        if total > limit:
+            raise BodyTooLarge(limit)
+        return message
+
+    return capped
 
 
 async def _read_body(receive: Receive, limit: int, declared: str | None) -> bytes | None:

@@ -23,6 +23,8 @@ from .api import add_api
 from .security import AdminGate, Guard, Limits
 from .state import LOADING_MESSAGE, POLL_SECONDS, Feedback, QAHolder
 from .ui import HEAD, STATIC, ChatUI
+from .upload_api import add_upload_api
+from .uploads import Uploads
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +41,19 @@ def create_app(
     admin_token: str | None = None,
     poll_seconds: float = POLL_SECONDS,
     limits: Limits | None = None,
+    corpus: Sequence[Path] | None = None,
 ) -> FastAPI:
     """The web chat at ``/`` and the API at ``/api``.
 
     With only ``loader``, the page and API say "loading" until it returns. With ``index_dir``, a rebuilt
     index there is picked up while the last good one keeps serving. ``admin_token`` defaults to
-    ``$POLICYQA_ADMIN_TOKEN``; without one the admin view does not exist.
+    ``$POLICYQA_ADMIN_TOKEN``; without one the admin view does not exist. Documents added in the admin
+    view go into the first folder of ``corpus`` (default: ``config.corpus_paths()``), and the index in
+    ``index_dir`` is rebuilt from all of ``corpus``.
     """
+    limits = limits or Limits()
     holder = QAHolder(qa, index_dir=index_dir, poll_seconds=poll_seconds)
+    uploads = Uploads(holder, list(corpus) if corpus is not None else config.corpus_paths(), limits.upload)
     feedback = Feedback.open(data_dir)
     gate = AdminGate(admin_token if admin_token is not None else os.environ.get(ADMIN_TOKEN_ENV) or None)
     load = loader or (lambda: PolicyQA.load())
@@ -71,10 +78,11 @@ def create_app(
     app.state.admin = gate
     # No origin may read responses with credentials; configuring CORS here also stops Gradio adding its own.
     app.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False, allow_methods=["GET", "POST"])
-    app.add_middleware(Guard, limits=limits or Limits())
+    app.add_middleware(Guard, limits=limits)
+    add_upload_api(app, uploads, gate)  # before add_api, whose catch-all for unknown /api paths comes last
     add_api(app, holder, feedback, gate)  # before mounting: the Gradio mount at "/" catches every path left over
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="pq-static")
-    demo = ChatUI(holder, feedback, gate).build()
+    demo = ChatUI(holder, feedback, gate, upload_mb=limits.upload / 2**20).build()
     return gr.mount_gradio_app(app, demo, path="/", head_paths=[HEAD], footer_links=[])
 
 

@@ -18,6 +18,7 @@ import gradio as gr
 from .. import config
 from ..chunking import unit_key
 from ..index import Index
+from ..parsing import SUPPORTED_SUFFIXES
 from ..pipeline import InvalidQuestionError, validate_question
 from . import render
 from .api import has_words
@@ -71,10 +72,11 @@ def _message_turn(index: object) -> int:
 
 
 class ChatUI:
-    def __init__(self, holder: QAHolder, feedback: Feedback, gate: AdminGate, *, browser_secret: str | None = None):
+    def __init__(self, holder: QAHolder, feedback: Feedback, gate: AdminGate, *, browser_secret: str | None = None, upload_mb: float = 20):
         self.holder = holder
         self.feedback = feedback
         self.gate = gate
+        self.upload_mb = upload_mb
         # Gradio encrypts browser state with a key it sends to the page: shared by all workers so any of them can read it.
         self.browser_secret = browser_secret or os.environ.get("POLICYQA_BROWSER_SECRET", "policyqa-browser-state")
 
@@ -349,6 +351,8 @@ class Layout:
             gr.Button("导出 CSV", elem_id="pq-export", size="sm")  # a download with the token in a header: static/app.js
             self.reload_btn = gr.Button("重新加载索引", size="sm", elem_id="pq-reload")
         self.admin_status = _html("", elem_id="pq-admin-status")
+        # Picking, previewing and adding a document: plain HTML driven by static/app.js (the token goes in a header).
+        _html(render.upload_form_html(self.ui.upload_mb, SUPPORTED_SUFFIXES), elem_id="pq-upload-box")
         self.admin_view = _html("", elem_id="pq-admin-view")
 
     def _wire_chat(self) -> None:

@@ -1,6 +1,7 @@
 // What the page needs beyond Gradio: Chinese names for Gradio's own controls, text (not markup) for screen
 // readers, a live character counter, the source panel on wide screens, scrolling to a deep-linked point,
-// one toast at a time, copying a message as text, and the admin CSV download with the token in a header.
+// one toast at a time, copying a message as text, and the admin CSV download and document upload with the token
+// in a header.
 (() => {
   "use strict";
 
@@ -148,11 +149,14 @@
   }
 
   // -- the admin CSV: the token goes in a header, never in a URL -----------------------------
+  function adminToken() {
+    return document.querySelector("#pq-token input, #pq-token textarea")?.value || "";
+  }
+
   async function exportCsv(event) {
     if (!event.target.closest("#pq-export")) return;
     event.preventDefault();
-    const token = document.querySelector("#pq-token input, #pq-token textarea")?.value || "";
-    const response = await fetch("/api/admin/export.csv", { headers: { "X-Admin-Token": token }, credentials: "same-origin" });
+    const response = await fetch("/api/admin/export.csv", { headers: { "X-Admin-Token": adminToken() }, credentials: "same-origin" });
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
       say(`导出失败：${body.message_zh || response.status}`);
@@ -166,6 +170,110 @@
     link.remove();
     window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
     say("CSV 已开始下载");
+  }
+
+  // -- adding a document: preview, confirm, then watch the rebuild (the server renders the fragments) --
+  const DOCUMENTS = "/api/admin/documents";
+  let watching = 0;
+  let lastState = "";
+
+  async function adminFetch(url, options = {}) {
+    const headers = { "X-Admin-Token": adminToken(), "Accept": "text/html" };
+    const response = await fetch(url, { ...options, headers, credentials: "same-origin" });
+    if (response.ok) return { ok: true, status: response.status, html: await response.text() };
+    const body = await response.json().catch(() => ({}));
+    return { ok: false, status: response.status, message: body.message_zh || `请求失败（${response.status}）` };
+  }
+
+  function pickedFile() {
+    return document.getElementById("pq-upload-file")?.files?.[0] || null;
+  }
+
+  function sendFile(url, file) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return adminFetch(url, { method: "POST", body: form });
+  }
+
+  function uploadSay(text) {
+    const out = document.getElementById("pq-upload-msg");
+    if (out) out.textContent = text;
+  }
+
+  function show(id, html) {
+    const el = document.getElementById(id);
+    if (el) el.innerHTML = html; // rendered by the server's autoescaping templates
+  }
+
+  function canConfirm(yes) {
+    const button = document.getElementById("pq-upload-confirm");
+    if (button) button.disabled = !yes;
+  }
+
+  async function previewUpload(file) {
+    uploadSay(`正在解析 ${file.name}……`);
+    const r = await sendFile(`${DOCUMENTS}/preview`, file);
+    if (!r.ok) {
+      show("pq-upload-result", "");
+      uploadSay(`无法预览：${r.message}`);
+      return;
+    }
+    show("pq-upload-result", r.html);
+    canConfirm(true);
+    uploadSay("预览已生成，请核对后点“确认添加”。");
+  }
+
+  async function addUpload(file) {
+    uploadSay(`正在添加 ${file.name}……`);
+    const r = await sendFile(DOCUMENTS, file);
+    if (!r.ok) {
+      uploadSay(`没有添加：${r.message}`);
+      canConfirm(r.status === 409); // a rebuild is running: the same file can be confirmed once it is done
+      return;
+    }
+    show("pq-upload-result", r.html);
+    uploadSay(r.status === 202 ? "已添加，正在后台重建索引，问答照常进行。" : "内容与已有文件完全相同，没有重复添加。");
+    refreshCorpus();
+  }
+
+  async function refreshCorpus() {
+    window.clearTimeout(watching);
+    const r = await adminFetch(DOCUMENTS);
+    if (!r.ok) {
+      uploadSay(`无法读取文件列表：${r.message}`);
+      return;
+    }
+    show("pq-upload-corpus", r.html);
+    const job = document.querySelector("#pq-upload-corpus .pq-job");
+    const state = job?.dataset.state || "";
+    if (lastState === "running" && state !== "running" && job) uploadSay(job.textContent.trim());
+    lastState = state;
+    if (state === "running") watching = window.setTimeout(refreshCorpus, 1500);
+  }
+
+  async function onUploadClick(event) {
+    const button = event.target.closest("#pq-upload-preview, #pq-upload-confirm, #pq-upload-refresh");
+    if (!button || button.disabled) return;
+    event.preventDefault();
+    if (button.id === "pq-upload-refresh") return refreshCorpus();
+    const file = pickedFile();
+    if (!file) return uploadSay("请先选择文件。");
+    canConfirm(false);
+    button.setAttribute("aria-busy", "true");
+    try {
+      await (button.id === "pq-upload-preview" ? previewUpload(file) : addUpload(file));
+    } catch {
+      uploadSay("网络错误，请稍后再试。");
+    } finally {
+      button.removeAttribute("aria-busy");
+    }
+  }
+
+  function onFilePicked(event) {
+    if (event.target.id !== "pq-upload-file") return;
+    canConfirm(false);
+    show("pq-upload-result", "");
+    uploadSay(pickedFile() ? "已选择文件，请点“预览”查看解析结果。" : "");
   }
 
   // -- wiring ----------------------------------------------------------------------------------
@@ -185,6 +293,8 @@
     document.addEventListener("toggle", onToggle, true);
     document.addEventListener("click", onCopyClick, true);
     document.addEventListener("click", exportCsv);
+    document.addEventListener("click", onUploadClick);
+    document.addEventListener("change", onFilePicked);
     new MutationObserver(() => {
       if (!queued) {
         queued = true;
