@@ -29,17 +29,6 @@ FORMATS = ("txt", "docx", "pdf", "html")
 DOCS = sorted((ROOT / "tests" / "data" / "fiction").glob("*.txt"))
 
 
-def _render(doc: Path, fmt: str, out: Path, font: Path) -> Path:
-    text = doc.read_text(encoding="utf-8")
-    if fmt == "txt":
-        return doc
-    if fmt == "docx":
-        return render.to_docx(text, out / f"{doc.stem}.docx")
-    if fmt == "pdf":
-        return render.to_pdf(text, out / f"{doc.stem}.pdf", font)
-    return render.to_html(text, out / f"{doc.stem}.html")
-
-
 def doc_and_keys(outcomes: list[evaluation.Outcome]) -> float:
     """Answerable questions whose first citation is in the gold document and whose answer holds every key."""
     answerable = [o for o in outcomes if o.q.answerable]
@@ -57,7 +46,7 @@ def score_format(fmt: str, questions: list[evaluation.Question], work: Path, fon
     corpus, rendered = work / f"corpus-{fmt}", work / f"rendered-{fmt}"
     rendered.mkdir()
     start = time.perf_counter()
-    results = ingest([_render(d, fmt, rendered, font) for d in DOCS], corpus)
+    results = ingest([render.render_as(d, fmt, rendered, font) for d in DOCS], corpus)
     ingest_s = time.perf_counter() - start
     failed = [r.message for r in results if r.status is Status.FAILED]
     if failed:

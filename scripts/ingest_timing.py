@@ -34,17 +34,6 @@ def _documents(args: list[str]) -> list[Path]:
     return fiction or sorted((ROOT / "tests" / "data" / "layouts").glob("*.txt"))
 
 
-def _render(doc: Path, fmt: str, out: Path, font: Path) -> Path:
-    text = doc.read_text(encoding="utf-8")
-    if fmt == "txt":
-        return doc
-    if fmt == "docx":
-        return render.to_docx(text, out / f"{doc.stem}.docx")
-    if fmt == "pdf":
-        return render.to_pdf(text, out / f"{doc.stem}.pdf", font)
-    return render.to_html(text, out / f"{doc.stem}.html")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("documents", nargs="*")
@@ -66,7 +55,7 @@ def main() -> int:
             for fmt in FORMATS:
                 folder = work / f"{doc.stem}-{fmt}"
                 folder.mkdir()
-                source = _render(doc, fmt, folder, font)
+                source = render.render_as(doc, fmt, folder, font)
                 corpus = work / f"corpus-{doc.stem}-{fmt}"
                 start = time.perf_counter()
                 result = ingest([source], corpus)[0]

@@ -219,3 +219,15 @@ def to_html(text: str, out: Path, title: str = "") -> Path:
     body = ET.tostring(article, encoding="unicode", method="html")
     out.write_text(page.replace("{{title}}", title or lines[0].text).replace("{{article}}", body), encoding="utf-8")
     return out
+
+
+def render_as(doc: Path, fmt: str, out: Path, font: Path) -> Path:
+    """``doc`` (a .txt fixture) as ``fmt`` ("txt", "docx", "pdf" or "html") in folder ``out``; a .txt is returned as is."""
+    text = doc.read_text(encoding="utf-8")
+    if fmt == "txt":
+        return doc
+    if fmt == "docx":
+        return to_docx(text, out / f"{doc.stem}.docx")
+    if fmt == "pdf":
+        return to_pdf(text, out / f"{doc.stem}.pdf", font)
+    return to_html(text, out / f"{doc.stem}.html")
