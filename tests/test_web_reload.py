@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from assistant.web import create_app
 from assistant.web.state import Fingerprint, QAHolder, Reload
 
 from .conftest import NOTICE, HashEmbedder, serving
+from .web_helpers import eventually
 
 QUESTIONS = ("今年民办学校招生报名人数超过计划怎么办？", "骨干教师怎么培养？", "学校食堂一顿饭多少钱？", "孩子近视了，学校有什么措施？")
 TOKEN = "reload-token"
@@ -32,15 +32,6 @@ def _qa(directory: Path) -> PolicyQA:
 @pytest.fixture
 def law(laws_dir: Path) -> Path:
     return min(p for p in laws_dir.iterdir() if p.is_file())
-
-
-def _wait(check, what: str, seconds: float = 30.0) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_rebuilds_under_concurrent_clients_fail_no_query(tmp_path: Path, law: Path):
@@ -64,7 +55,7 @@ def test_rebuilds_under_concurrent_clients_fail_no_query(tmp_path: Path, law: Pa
             t.start()
         for corpus, documents in (([NOTICE, law], 2), ([NOTICE], 1), ([NOTICE, law], 2)):
             _build(corpus, directory)  # the same folder the server reads, swapped in place as `policyqa index build` does
-            _wait(lambda n=documents: httpx.get(f"{base}/api/health").json()["documents"] == n, f"the server to serve {documents} document(s)")
+            eventually(lambda n=documents: httpx.get(f"{base}/api/health").json()["documents"] == n, f"the server to serve {documents} document(s)", seconds=30.0)
         stop.set()
         for t in threads:
             t.join(timeout=30)
