@@ -78,6 +78,7 @@ class Asked:
     day_level: bool = False  # DATE: a day or time is asked for, a year does not answer it
     count: int = 0  # ITEMS: how many the question says there are (哪五个 → 5)
     current: bool = False  # NUMBER: the present value (现在…是多少); a target (使…达到95%) does not answer it
+    counted: str = ""  # NUMBER: what is counted (多少名新教师 → 教师); a count of something else does not answer it
 
     def satisfied_by(self, text: str) -> bool:
         text = unicodedata.normalize("NFKC", text)  # laws write 10％ and １５日 in full width
@@ -94,7 +95,8 @@ class Asked:
             if self.ordinal:  # 第二期, and as often without 第: 二期, 十一届
                 return bool(re.search(rf"(?:\d+|[{CN_NUM}]+)(?:{units})", text))
             # 6个班, or a table cell whose label carries the unit: 招生班数：6
-            return bool(re.search(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d", text))
+            counts = re.compile(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d")
+            return any(counts.search(c) and self.counted in c for c in re.split(r"[，,；;。\n]", text))
         if self.day_level:
             return bool(rule("evidence.day").search(text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
@@ -138,8 +140,9 @@ def _refine_number(question: str) -> Asked:
     units = lexicon().unit_pattern
     if m := re.search(rf"第几个?({units})", question):  # 第几个周期 asks for a 周期
         return Asked(kind, m.group(1), ordinal=True)
-    if m := re.search(rf"(?:几|多少)({units})", question):
-        return Asked(kind, m.group(1))
+    if m := re.search(rf"(?:几|多少)({units})([\u4e00-\u9fff]*)", question):
+        noun = re.split(r"[和与及、呢吗啊了的是在能要会可还都]", m.group(2))[0]
+        return Asked(kind, m.group(1), counted=noun[-2:] if len(noun) >= 2 else "")
     return Asked(kind)
 
 

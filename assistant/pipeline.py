@@ -35,7 +35,9 @@ class PolicyQA:
         self.builder = AnswerBuilder(index, settings)
         titles = {d.doc_id: d.title for d in index.documents}
         units = [u.text for _, u in index.units.values()]
-        self.reader = QuestionReader(index.keywords.tokenizer, embedder, units, titles, settings.specific_units, self._answer_units)
+        self.reader = QuestionReader(
+            index.keywords.tokenizer, embedder, units, titles, settings.specific_units, self._answer_units, index.keywords.doc_freq
+        )
         self.rewriter = self.reader.rewriter
 
     @classmethod
@@ -263,7 +265,17 @@ class PolicyQA:
     # -- what the question pins down, against the document that answers -------------------
     def _scope_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         """Why the quote cannot answer: another year, another district, or a national rule asked of a local text."""
-        return self._year_note(reading, selections, doc) or self._place_note(reading, doc) or self._school_note(reading, doc) or self._national_note(reading, doc)
+        return self._edition_note(reading, doc) or self._year_note(reading, selections, doc) or self._place_note(reading, doc) or self._school_note(reading, doc) or self._national_note(reading, doc)
+
+    def _edition_note(self, reading: Reading, doc: Document) -> str:
+        """2021年的教育工作要点 asks for another year's edition of the document, whatever years its text names."""
+        kind = re.sub(r"^.*?(?:19|20)\d{2}年度?", "", doc.title)[-4:]  # 教育工作要点 → 工作要点
+        if not doc.year or len(kind) < 4:
+            return ""
+        other = [y for y in sorted(reading.scope.years - {doc.year}) if re.search(rf"{y}年?度?的?[\u4e00-\u9fff]{{0,4}}{kind}", reading.asking)]
+        if not other:
+            return ""
+        return f"抱歉，收录的是{doc.year}年的《{doc.title}》，没有{other[0]}年的{kind}，不能用{doc.year}年的安排回答。"
 
     def _year_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         asked = reading.scope.years_for(doc.year)

