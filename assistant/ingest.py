@@ -41,8 +41,23 @@ MAX_ZIP_ENTRIES = 2000
 _FIRST_ITEMS = 5
 
 
+class Refused(str, Enum):
+    """Why an upload was refused, for callers that answer in their own words (the web view's 413/415/422)."""
+
+    TYPE = "type"  # a suffix we do not read
+    CONTENT = "content"  # the bytes are not what the suffix says
+    SIZE = "size"  # over the byte limit
+    ZIP_BOMB = "zip_bomb"  # a .docx that unpacks far beyond its size
+    EMPTY = "empty"
+    INVALID = "invalid"  # damaged: not a readable file of its type
+
+
 class UploadError(ValueError):
     """The file is refused before parsing: too big, the wrong type for its name, or a zip bomb."""
+
+    def __init__(self, message: str, reason: Refused = Refused.INVALID):
+        super().__init__(message)
+        self.reason = reason
 
 
 class Status(str, Enum):
@@ -172,7 +187,8 @@ def _check_zip(path: Path) -> None:
     if len(infos) > MAX_ZIP_ENTRIES or unpacked > MAX_UNPACKED or unpacked / packed > MAX_RATIO:
         raise UploadError(
             f"{path.name}: refused, it unpacks to {unpacked:,} bytes from {packed:,} ({len(infos)} entries) — a zip bomb? "
-            f"limits: {MAX_UNPACKED:,} bytes, ratio {MAX_RATIO}, {MAX_ZIP_ENTRIES} entries"
+            f"limits: {MAX_UNPACKED:,} bytes, ratio {MAX_RATIO}, {MAX_ZIP_ENTRIES} entries",
+            Refused.ZIP_BOMB,
         )
     if "word/document.xml" not in names:
         raise UploadError(f"{path.name}: a zip file without word/document.xml is not a Word .docx")
@@ -184,16 +200,16 @@ def check_upload(path: Path, *, name: str | None = None, max_bytes: int = MAX_BY
     stored = safe_name(name or path.name)
     suffix = Path(stored).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UploadError(f"{stored}: unsupported file type {suffix or '(none)'!r}; supported: {' '.join(SUPPORTED_SUFFIXES)}")
+        raise UploadError(f"{stored}: unsupported file type {suffix or '(none)'!r}; supported: {' '.join(SUPPORTED_SUFFIXES)}", Refused.TYPE)
     size = path.stat().st_size
     if size > max_bytes:
-        raise UploadError(f"{stored}: {size:,} bytes is over the {max_bytes:,}-byte limit")
+        raise UploadError(f"{stored}: {size:,} bytes is over the {max_bytes:,}-byte limit", Refused.SIZE)
     if size == 0:
-        raise UploadError(f"{stored}: the file is empty")
+        raise UploadError(f"{stored}: the file is empty", Refused.EMPTY)
     with open(path, "rb") as fh:
         head = fh.read(4096)
     if not _sniff(head, suffix):
-        raise UploadError(f"{stored}: its content is not a {suffix} file; rename it to its real type or re-save it")
+        raise UploadError(f"{stored}: its content is not a {suffix} file; rename it to its real type or re-save it", Refused.CONTENT)
     if suffix == ".docx":
         _check_zip(path)
     return Upload(path, stored, size, file_sha256(path))
@@ -235,7 +251,7 @@ def _copy_atomic(src: Path, dest: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | None = None) -> list[IngestResult]:
+def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | None = None, max_bytes: int = MAX_BYTES) -> list[IngestResult]:
     """Check, parse and copy each file into ``corpus_dir``; identical content is skipped, clashing names renamed."""
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -246,7 +262,7 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | No
     for i, raw in enumerate(paths):
         path = Path(raw)
         try:
-            upload = check_upload(path, name=names[i] if names else None)
+            upload = check_upload(path, name=names[i] if names else None, max_bytes=max_bytes)
         except (UploadError, OSError) as exc:
             results.append(IngestResult(path, Status.FAILED, str(exc)))
             continue

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from assistant.ingest import (
     MAX_RATIO,
+    Refused,
     Status,
     UploadError,
     add_commands,
@@ -79,15 +80,18 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
 
 
 def test_uploads_are_checked_by_size_content_and_zip_ratio(tmp_path: Path):
-    with pytest.raises(UploadError, match="over the 10-byte limit"):
+    with pytest.raises(UploadError, match="over the 10-byte limit") as refused:
         check_upload(PLAN, max_bytes=10)
+    assert refused.value.reason is Refused.SIZE
     fake = tmp_path / "report.docx"
     fake.write_bytes(b"%PDF-1.7\n...")
-    with pytest.raises(UploadError, match="content is not a .docx"):
+    with pytest.raises(UploadError, match="content is not a .docx") as refused:
         check_upload(fake)
+    assert refused.value.reason is Refused.CONTENT
     bomb = _zip(tmp_path / "bomb.docx", {"word/document.xml": b"<w/>", "word/media/x.bin": b"\0" * (4 << 20)})
-    with pytest.raises(UploadError, match=f"zip bomb.*ratio {MAX_RATIO}"):
+    with pytest.raises(UploadError, match=f"zip bomb.*ratio {MAX_RATIO}") as refused:
         check_upload(bomb)
+    assert refused.value.reason is Refused.ZIP_BOMB
     not_word = _zip(tmp_path / "other.docx", {"content.xml": b"<x/>" * 10})
     with pytest.raises(UploadError, match="without word/document.xml"):
         check_upload(not_word)
@@ -101,6 +105,11 @@ def test_uploads_are_checked_by_size_content_and_zip_ratio(tmp_path: Path):
     page.write_text("<!DOCTYPE html><html><body><p>一、总则</p></body></html>", encoding="utf-8")
     upload = check_upload(page, name="../政策 页面.htm")
     assert upload.name == "政策-页面.htm" and len(upload.sha256) == 64
+
+
+def test_ingest_applies_the_callers_size_limit(tmp_path: Path):
+    [result] = ingest([PLAN], tmp_path / "corpus", max_bytes=10)
+    assert result.status is Status.FAILED and "10-byte limit" in result.message and not (tmp_path / "corpus" / PLAN.name).exists()
 
 
 def test_ingest_copies_skips_identical_and_renames_clashes(tmp_path: Path):

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from ..index import load_or_build
-from ..ingest import IngestResult, Preview, Status, UploadError, check_upload, ingest, preview, safe_name
+from ..ingest import IngestResult, Preview, Refused, Status, UploadError, check_upload, ingest, preview, safe_name
 from ..parsing import corpus_files
 from .security import BodyTooLarge
 from .state import QAHolder, Reload
@@ -39,22 +39,20 @@ class Refusal(Exception):
         self.status, self.zh, self.en = status, zh, en
 
 
-# What UploadError's (English) message says → the status and the Chinese for it; the first match wins.
-_UPLOAD_REASONS: tuple[tuple[str, int, str], ...] = (
-    ("unsupported file type", 415, "不支持这种文件类型（支持 .txt .md .docx .pdf .html）"),
-    ("content is not", 415, "文件内容与扩展名不符，请改成真实的类型或重新保存"),
-    ("-byte limit", 413, "文件过大"),
-    ("zip bomb", 422, "这个 .docx 解压后过大，疑似压缩炸弹，已拒绝"),
-    ("is empty", 422, "文件是空的"),
-)
+# Why an upload was refused → the status and the Chinese for it.
+_UPLOAD_REASONS: dict[Refused, tuple[int, str]] = {
+    Refused.TYPE: (415, "不支持这种文件类型（支持 .txt .md .docx .pdf .html）"),
+    Refused.CONTENT: (415, "文件内容与扩展名不符，请改成真实的类型或重新保存"),
+    Refused.SIZE: (413, "文件过大"),
+    Refused.ZIP_BOMB: (422, "这个 .docx 解压后过大，疑似压缩炸弹，已拒绝"),
+    Refused.EMPTY: (422, "文件是空的"),
+    Refused.INVALID: (422, "这个文件无法使用（不是有效的 Word .docx 文件？）"),
+}
 
 
 def refusal_of(exc: UploadError) -> Refusal:
-    message = str(exc)
-    for needle, status, zh in _UPLOAD_REASONS:
-        if needle in message:
-            return Refusal(status, zh, message)
-    return Refusal(422, "这个文件无法使用（不是有效的 Word .docx 文件？）", message)
+    status, zh = _UPLOAD_REASONS[exc.reason]
+    return Refusal(status, zh, str(exc))
 
 
 # -- receiving the file ----------------------------------------------------------------------------
@@ -197,7 +195,7 @@ class Uploads:
         found = self.check(staged)
         folder = self.folder
         assert folder is not None  # unavailable() was asked first
-        result = ingest([staged.path], folder, names=[staged.name])[0]
+        result = ingest([staged.path], folder, names=[staged.name], max_bytes=self.max_bytes)[0]
         if result.status is Status.FAILED:
             raise Refusal(422, "无法添加这个文件", result.message)
         return result, result.preview or found
