@@ -282,8 +282,9 @@ class PolicyQA:
         quoted = "".join(s.quote for s in selections)
         if reading.facts:
             # A figure or date must be the year's own: 2019 in 《…行动方案（2019—2020年）》 or a 2018-2035 span is no
-            # 2019 figure (an open question about the plan itself may still cite its title).
-            quoted = _RANGE.sub("", re.sub(r"《[^》]*》", "", quoted))
+            # 2019 figure (an open question about the plan itself may still cite its title), and it must be in the
+            # quote that gives the figure: 到2021年 in a further point does not date 5所小学.
+            quoted = _RANGE.sub("", re.sub(r"《[^》]*》", "", selections[0].quote))
         missing = [f"{y}年" for y in sorted(asked) if y != doc.year and str(y) not in quoted]
         missing += [
             f"“{name}”期间（{a}—{b}年）"

@@ -18,7 +18,7 @@ from .answering import Asked, asked_facts
 from .english import Translator
 from .lexicon import Relative, lexicon, rule
 from .questions import Embedder, Rewriter, sub_questions
-from .retrieval import asking_part, normalize_query, years_in
+from .retrieval import asking_part, full_years, normalize_query, years_in
 
 
 class Language(str, Enum):
@@ -182,6 +182,7 @@ class QuestionReader:
         text = self.translator.translate(question) if english else question
         hist = [self.translator.translate(h) if is_english(h) else h for h in history]
         standalone, used = self.rewriter.rewrite(text, hist)
+        standalone = full_years(standalone)
         asking = asking_part(standalone)
         scope = Scope(
             places=_places(self.rewriter.pos_cut(standalone), asking) + (self.translator.places(question) if english else ()),

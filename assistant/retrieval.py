@@ -87,6 +87,11 @@ def years_in(text: str) -> set[int]:
     return {int(y) for y in _YEAR.findall(text)} | {2000 + int(m.group(1)) for m in rule("year.short").finditer(text)}
 
 
+def full_years(text: str) -> str:
+    """The short form written out: 20年区里对近视率有啥要求 → 2020年区里…, so retrieval reads the year it means."""
+    return rule("year.short").sub(lambda m: f"20{m.group(1)}年", text)
+
+
 def asking_sentences(question: str) -> str:
     """The sentences that ask: 班里有几个大个子欺负他。区里有没有规定？ asks for no number."""
     sentences = [c for c in re.split(r"(?<=[。；;?？!！])", question) if c.strip()]

@@ -277,6 +277,7 @@ def test_a_named_year_is_quoted(real_qa):
         ("2019年新增学前教育学位多少个？", "2019年"),  # 2019 only in the title of a 2019—2020 plan; the figure is 2020's
         ("国家规定每天锻炼多久？", "国家"),  # a national rule asked of a district notice
         ("2021年的教育工作要点有什么新变化？", "2021年的工作要点"),  # another year's edition of the document
+        ("到21年底区里新建好了几所小学啊", "2021年"),  # 到2021年 in a further point does not date the figure
     ],
 )
 def test_scope_the_quote_does_not_cover_abstains_and_says_why(qa: PolicyQA, question: str, says: str):

@@ -79,6 +79,7 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("Does Beichen District also add preschool places?", "places", ("Beichen District",)),
         ("孩子被同学欺负了。我想知道区里对校园欺凌有什么措施？", "places", ()),  # 知道 is a verb, not a district
         ("19年近视率降了多少", "years", {2019}),  # the short form at a clause start …
+        ("问下区里要求学生体质健康达标要到百分之多少？", "places", ()),  # 区里 is the district asked about, not a place
         ("他已经工作了15年，今年能评上吗？", "years", set()),  # … not a duration
         ("老大是2019年上的幼儿园。那一年新增了多少学位？", "years", {2019}),  # 那一年 points back
     ],
@@ -93,6 +94,11 @@ def test_english_questions_are_read_through_the_glossary(qa: PolicyQA):
     r = qa.read("How many new kindergartens will Dongli build in 2020?")
     assert r.language is Language.ENGLISH and r.facts[0].kind is AnswerType.NUMBER and r.years == frozenset({2020})
     assert r.dense_text.startswith("How many")
+
+
+def test_a_short_year_is_written_out_for_retrieval(qa: PolicyQA):
+    assert qa.read("20年区里对近视率有啥要求没").standalone.startswith("2020年区里")
+    assert "15年" in qa.read("教了15年书，今年培训有什么安排？").standalone
 
 
 @pytest.mark.parametrize(
