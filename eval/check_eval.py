@@ -139,12 +139,12 @@ def check_notice_rows(rows, split, prefix, points_text, seen_ids):
     for r in rows:
         rid = r.get('id', '?')
         where = f'{split}:{rid}'
-        if not isinstance(rid, str) or not re.fullmatch(prefix + r'\d{3}', rid):
+        if not isinstance(rid, str) or not re.fullmatch(prefix + r'\d{2,3}', rid):
             err(f'{where}: id must look like {prefix}001')
         if rid in seen_ids:
             err(f'{where}: duplicate id')
         seen_ids.add(rid)
-        allowed = {'id', 'question', 'history', 'type', 'points', 'keys', 'answerable', 'note'}
+        allowed = {'id', 'question', 'history', 'type', 'points', 'keys', 'answerable', 'note', 'style', 'category', 'switch'}
         extra = set(r) - allowed
         if extra:
             err(f'{where}: unknown fields {sorted(extra)}')
@@ -319,7 +319,8 @@ def main():
                      f'{dr["question"]} | {tr["question"]}')
 
     # The further notice sets: same schema and key checks; tuning sets must not paraphrase test.
-    extra = {'dev_extra': 'x', 'dev_weak': 'w', 'dev_parent': 'p', 'dev_abstain': 'a', 'dev_followup': 'f', 'holdout': 'h', 'holdout2': 'y', 'holdout3': 'z'}
+    extra = {'dev_extra': 'x', 'dev_weak': 'w', 'dev_parent': 'p', 'dev_abstain': 'a', 'dev_followup': 'f', 'holdout': 'h', 'holdout2': 'y', 'holdout3': 'z',
+             'real2_tune': 's', 'real2_check': 's', 'years_tune': 'yr'}
     for split, prefix in extra.items():
         path = EVAL_DIR / f'{split}.jsonl'
         if not path.exists():
@@ -327,7 +328,7 @@ def main():
         rows = load_jsonl(path)
         check_notice_rows(rows, split, prefix, points_text, seen)
         check_traditional(rows, split)
-        if split.startswith('dev'):
+        if split.startswith('dev') or split.endswith('_tune'):
             # A follow-up is its history plus the question: 那幼儿园呢？ alone says nothing.
             def said(row):
                 return bigrams(''.join(row.get('history', [])) + row.get('question', ''))
