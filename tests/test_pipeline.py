@@ -119,6 +119,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("“以案三促”具体是啥意思？", (Asked(AnswerType.ITEMS),)),
         ("“互联网+”都用在了哪些地方？", ()),  # asks where it is used, not what it consists of
         ("现在的及格率是多少？", (Asked(N, "%", current=True),)),
+        ("我们几个朋友想合伙开一所民办初中，能办吗？", ()),  # 我们几个 is "a few of us", no question
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
@@ -142,6 +143,7 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.NUMBER, "岁"), "凡年满六周岁的儿童", True),
         (Asked(AnswerType.NUMBER, "天"), "可以在接到处罚通知之日起十五日内申请复议", True),
         (Asked(AnswerType.PHONE), "2020年计划建设2所中学。", False),
+        (Asked(AnswerType.PENALTY), "对违反学校管理制度的学生，学校应当予以批评教育，不得开除。", True),  # the sanction asked about
         (Asked(AnswerType.MONEY), "落实义务教育生均经费基本标准。", False),
         (Asked(D, day_level=True), "在国际劳动节期间，组织开展比赛。", False),
         (Asked(D), "在国际劳动节期间，组织开展比赛。", True),
