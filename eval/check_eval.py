@@ -320,7 +320,7 @@ def main():
 
     # The further notice sets: same schema and key checks; tuning sets must not paraphrase test.
     extra = {'dev_extra': 'x', 'dev_weak': 'w', 'dev_parent': 'p', 'dev_abstain': 'a', 'dev_followup': 'f', 'holdout': 'h', 'holdout2': 'y', 'holdout3': 'z',
-             'real2_tune': 's', 'real2_check': 's', 'years_tune': 'yr', 'greetings_tune': 'g', 'real3_tune': 'u'}
+             'real2_tune': 's', 'real2_check': 's', 'years_tune': 'yr', 'greetings_tune': 'g', 'real3_tune': 'u', 'real4_tune': 'v'}
     for split, prefix in extra.items():
         path = EVAL_DIR / f'{split}.jsonl'
         if not path.exists():
