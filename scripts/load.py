@@ -2,7 +2,8 @@
 
 Starts `policyqa serve --workers N` itself on a free loopback port (or uses --url), waits for
 /api/health to answer 200, then runs C clients for T seconds: each sends the next question of
-eval/test.jsonl (with its history) as soon as its previous answer arrives. Reports answers/s,
+eval/test.jsonl (with its history) as soon as its previous answer arrives; the first --warmup seconds (10)
+are not counted. Reports answers/s,
 p50/p95/p99 latency, errors and the server's memory summed over its processes (RSS double-counts
 shared pages such as the memory-mapped index; PSS splits them fairly, so PSS is the one to add up).
 
@@ -47,9 +48,19 @@ class LoadResult:
     answers: int
     errors: dict[str, int]
     latencies_ms: list[float] = field(repr=False)
-    server_rss_mb: float | None = None  # peak of the per-process RSS sum while under load
-    server_pss_mb: float | None = None  # peak of the per-process PSS sum while under load
+    server_rss_mb: float | None = None  # peak of the per-process RSS sum while under load (after warm-up)
+    server_pss_mb: float | None = None  # peak of the per-process PSS sum while under load (after warm-up)
     server_processes: int = 0
+    warm_rss_mb: float | None = None  # RSS sum at the end of the warm-up, before the measured load
+    warm_pss_mb: float | None = None
+    end_rss_mb: float | None = None  # RSS sum at the end of the measured load
+    warmup_s: float = 0.0
+    rss_timeline_mb: list[tuple[float, float]] = field(default_factory=list, repr=False)  # (s since measured load began, RSS sum)
+
+    @property
+    def growth_after_warmup(self) -> float | None:
+        """Peak RSS over the measured load relative to RSS right after warm-up (the figure the < 10% target is about)."""
+        return self.server_rss_mb / self.warm_rss_mb - 1 if self.server_rss_mb and self.warm_rss_mb else None
 
     def pct(self, q: float) -> float:
         s = sorted(self.latencies_ms)
@@ -57,7 +68,7 @@ class LoadResult:
 
     def summary(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
-        return d | {"rps": self.answers / self.seconds, "p50_ms": self.pct(0.5), "p95_ms": self.pct(0.95), "p99_ms": self.pct(0.99)}
+        return d | {"growth_after_warmup": self.growth_after_warmup, "rps": self.answers / self.seconds, "p50_ms": self.pct(0.5), "p95_ms": self.pct(0.95), "p99_ms": self.pct(0.99)}
 
 
 # -- the server's processes and memory ------------------------------------------------------------
@@ -187,22 +198,29 @@ async def _client(http: httpx.AsyncClient, bodies: list[dict[str, Any]], start: 
         i += 1
 
 
-async def _sample_memory(pid: int, every: float, peaks: list[float]) -> None:
-    """Peak RSS / PSS sums while the load runs (workers grow as they answer)."""
+async def _sample_memory(pid: int, every: float, peaks: list[float], timeline: list[tuple[float, float]]) -> None:
+    """Peak RSS / PSS sums while the load runs (workers grow as they answer), and RSS once a second."""
+    t0 = time.perf_counter()
     while True:
         rss, pss, n = await asyncio.to_thread(memory_mb, pid)
         peaks[0], peaks[1], peaks[2] = max(peaks[0], rss), max(peaks[1], pss), max(peaks[2], n)
+        timeline.append((round(time.perf_counter() - t0, 1), round(rss, 1)))
         await asyncio.sleep(every)
 
 
-async def run(url: str, clients: int, seconds: float, bodies: list[dict[str, Any]], pid: int | None = None, warmup: float = 3.0) -> LoadResult:
-    """``clients`` closed-loop clients for ``seconds`` after ``warmup`` seconds whose answers are not counted."""
+async def run(url: str, clients: int, seconds: float, bodies: list[dict[str, Any]], pid: int | None = None, warmup: float = 10.0) -> LoadResult:
+    """``clients`` closed-loop clients for ``seconds`` after ``warmup`` seconds of the same load whose answers are not
+    counted; the server's memory right after warm-up is the baseline its growth under load is measured from."""
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     peaks = [0.0, 0.0, 0.0]
+    timeline: list[tuple[float, float]] = []
+    warm = (float("nan"), float("nan"), 0)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
         if warmup > 0:
             await asyncio.gather(*(_client(http, bodies, k, time.perf_counter() + warmup, [], Counter()) for k in range(clients)))
-        sampler = asyncio.create_task(_sample_memory(pid, 1.0, peaks)) if pid else None
+        if pid:
+            warm = memory_mb(pid)
+        sampler = asyncio.create_task(_sample_memory(pid, 1.0, peaks, timeline)) if pid else None
         lat: list[float] = []
         errors: Counter[str] = Counter()
         t0 = time.perf_counter()
@@ -210,20 +228,23 @@ async def run(url: str, clients: int, seconds: float, bodies: list[dict[str, Any
         elapsed = time.perf_counter() - t0
         if sampler is not None:
             sampler.cancel()
-    res = LoadResult(clients, elapsed, len(lat), dict(errors), lat)
+    res = LoadResult(clients, elapsed, len(lat), dict(errors), lat, warmup_s=warmup)
     if pid:
         res.server_rss_mb, res.server_pss_mb, res.server_processes = peaks[0], peaks[1], int(peaks[2])
+        res.warm_rss_mb, res.warm_pss_mb = warm[0], warm[1]
+        res.end_rss_mb = memory_mb(pid)[0]
+        res.rss_timeline_mb = timeline
     return res
 
 
-def load_test(workers: int, clients: int, seconds: float, bodies: list[dict[str, Any]], index_dir: Path | None = None) -> dict[str, Any]:
+def load_test(workers: int, clients: int, seconds: float, bodies: list[dict[str, Any]], index_dir: Path | None = None, warmup: float = 10.0) -> dict[str, Any]:
     """Start a server with ``workers`` workers, load it, stop it; the summary includes its ready time."""
     OUT.mkdir(parents=True, exist_ok=True)
     busy = os.getloadavg()[0]  # other work on the machine takes CPU from the server
     server = start_server(workers, index_dir=index_dir, log_path=OUT / f"server-w{workers}.log")
     try:
         idle_rss, idle_pss, _ = memory_mb(server.proc.pid)
-        res = asyncio.run(run(server.url, clients, seconds, bodies, server.proc.pid))
+        res = asyncio.run(run(server.url, clients, seconds, bodies, server.proc.pid, warmup))
         per_process = [(p, _status_kb(p, "status", "VmRSS") // 1024, _status_kb(p, "smaps_rollup", "Pss") // 1024) for p in process_tree(server.proc.pid)]
     finally:
         server.stop()
@@ -232,16 +253,22 @@ def load_test(workers: int, clients: int, seconds: float, bodies: list[dict[str,
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    head = "| workers | clients × s | answers/s | p50 ms | p95 ms | p99 ms | errors | ready s | server RSS / PSS MB (peak, processes) | load avg before |\n"
-    head += "|---|---|---|---|---|---|---|---|---|---|\n"
+    head = (
+        "| workers | clients × s | answers/s | p50 ms | p95 ms | p99 ms | errors | ready s "
+        "| RSS MB idle → after warm-up → peak (growth after warm-up) | PSS MB warm-up → peak (processes) | load avg before |\n"
+    )
+    head += "|---|---|---|---|---|---|---|---|---|---|---|\n"
     lines = []
     for r in rows:
-        mem = f"{r['server_rss_mb']:.0f} / {r['server_pss_mb']:.0f} ({r['server_processes']})" if r.get("server_rss_mb") else "–"
+        idle = f"{r['idle_rss_mb']:.0f}" if r.get("idle_rss_mb") else "–"
+        growth = r.get("growth_after_warmup")
+        rss = f"{idle} → {r['warm_rss_mb']:.0f} → {r['server_rss_mb']:.0f} ({growth:+.1%})" if r.get("server_rss_mb") and growth is not None else "–"
+        mem = f"{r['warm_pss_mb']:.0f} → {r['server_pss_mb']:.0f} ({r['server_processes']})" if r.get("server_pss_mb") else "–"
         errs = sum(r["errors"].values())
         err = f"{errs} {r['errors']}" if errs else "0"
         lines.append(
             f"| {r.get('workers', '–')} | {r['clients']} × {r['seconds']:.0f} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} "
-            f"| {err} | {r.get('ready_s', float('nan')):.1f} | {mem} | {r.get('loadavg_1min_before', float('nan')):.1f} |\n"
+            f"| {err} | {r.get('ready_s', float('nan')):.1f} | {rss} | {mem} | {r.get('loadavg_1min_before', float('nan')):.1f} |\n"
         )
     return head + "".join(lines)
 
@@ -254,19 +281,21 @@ def main() -> int:
     p.add_argument("--index-dir", type=Path, help="passed to `policyqa serve`")
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--seconds", type=float, default=120)
+    p.add_argument("--warmup", type=float, default=10, help="seconds of uncounted load first; memory growth is measured from its end")
     p.add_argument("--questions", type=Path, default=ROOT / "eval" / "test.jsonl")
     p.add_argument("--out", default="load", help="name of the .md/.json written to artifacts/bench/")
     args = p.parse_args()
     bodies = load_questions(args.questions)
     rows: list[dict[str, Any]] = []
     if args.url:
-        rows.append(asyncio.run(run(args.url, args.clients, args.seconds, bodies, args.pid)).summary())
+        rows.append(asyncio.run(run(args.url, args.clients, args.seconds, bodies, args.pid, args.warmup)).summary())
     for w in [] if args.url else args.workers:
         print(f"load: {w} worker(s), {args.clients} clients × {args.seconds:.0f} s …", file=sys.stderr, flush=True)
-        rows.append(load_test(w, args.clients, args.seconds, bodies, args.index_dir))
+        rows.append(load_test(w, args.clients, args.seconds, bodies, args.index_dir, args.warmup))
     settings = {"cores": os.cpu_count(), "python": sys.version.split()[0], "questions": str(args.questions.relative_to(ROOT)), "url": args.url}
     md = f"# Closed-loop load on POST /api/ask\n\n{markdown(rows)}\nQuestions: {settings['questions']} ({len(bodies)}, cycled); {settings['cores']} cores; "
-    md += "load generator on the same machine. RSS sums double-count shared pages; PSS does not.\n"
+    md += f"load generator on the same machine; {args.warmup:.0f} s of uncounted warm-up load first. Idle: after /api/health says ready, before any "
+    md += "question; growth is the measured load's peak over the RSS right after warm-up. RSS sums double-count shared pages; PSS does not.\n"
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{args.out}.md").write_text(md, encoding="utf-8")
     (OUT / f"{args.out}.json").write_text(json.dumps({"settings": settings, "runs": rows}, ensure_ascii=False, indent=2), encoding="utf-8")

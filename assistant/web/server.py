@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import platform
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
@@ -30,6 +32,11 @@ logger = logging.getLogger(__name__)
 
 ADMIN_TOKEN_ENV = "POLICYQA_ADMIN_TOKEN"
 STATIC_URL = "/pq-static"
+MALLOC_ARENAS = 2  # glibc's default is 8 per core; each request thread then keeps its own arena (measured: ~7 MB more RSS)
+_M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
+# Answered once after loading, before the server says ready: the first answer loads jieba's dictionary, OpenCC
+# and compiles patterns (about 30 MB), which otherwise looks like growth under load and slows the first users.
+WARM_UP_QUESTIONS = (("学生资助有哪些政策？", ()), ("申请条件是什么？", ("国家助学金的资助标准是多少？",)))
 
 
 def create_app(
@@ -98,11 +105,33 @@ def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | 
         except Exception as exc:
             _say(f"error: {exc}")
             raise
+        warm_up(qa)
         m = qa.index.manifest
         _say(f"就绪 / ready (pid {os.getpid()}): {m.chunk_count} chunks from {len(qa.index.documents)} document(s), model {m.model}")
         return qa
 
     return load
+
+
+def warm_up(qa: PolicyQA) -> None:
+    """Answer :data:`WARM_UP_QUESTIONS` so lazily loaded resources are in memory before the first request."""
+    for question, history in WARM_UP_QUESTIONS:
+        try:
+            qa.ask(question, history)
+        except Exception:  # a warm-up must never stop the server from starting
+            logger.warning("warm-up question failed", exc_info=True)
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
+    """Cap glibc's malloc arenas in this process (``mallopt``) and, through ``MALLOC_ARENA_MAX``, in the worker
+    processes it starts; an explicit ``MALLOC_ARENA_MAX`` in the environment wins. No-op off glibc."""
+    if platform.libc_ver()[0] != "glibc":
+        return
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"]))
+    except (AttributeError, OSError, ValueError):
+        logger.debug("mallopt(M_ARENA_MAX) unavailable", exc_info=True)
 
 
 def app_factory() -> FastAPI:
@@ -126,6 +155,7 @@ def serve(
     """
     import uvicorn
 
+    limit_malloc_arenas()  # before uvicorn starts its threads and workers
     if corpus:
         os.environ["POLICYQA_CORPUS"] = ":".join(str(p) for p in corpus)
     if index_dir:
