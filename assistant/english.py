@@ -15,11 +15,10 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .lexicon import LEXICON_DIR, lexicon
+from .lexicon import lexicon
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +84,6 @@ def read_cedict(path: Path, vocabulary: Collection[str]) -> dict[str, tuple[Sens
                 for key in _gloss_keys(gloss):
                     senses[key].setdefault(m.group(2), rank)
     return {k: tuple(Sense(zh, r) for zh, r in sorted(v.items(), key=lambda p: p[1])) for k, v in senses.items()}
-
-
-@lru_cache(maxsize=1)
-def stopwords() -> frozenset[str]:
-    text = (LEXICON_DIR / "english_stopwords.txt").read_text(encoding="utf-8")
-    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
 def pinyin_names(vocabulary: Collection[str]) -> dict[str, tuple[str, ...]]:
@@ -160,7 +153,7 @@ class Translator:
         return " ".join(words) + "？" if words else text
 
     def _looked_up(self, text: str, covered: set[int]) -> list[tuple[int, str]]:
-        tokens = [m for m in _WORD.finditer(text) if m.start() not in covered and m.group(0).lower() not in stopwords()]
+        tokens = [m for m in _WORD.finditer(text) if m.start() not in covered and m.group(0).lower() not in lexicon().english_stopwords]
         out: list[tuple[int, str]] = []
         i = 0
         while i < len(tokens):

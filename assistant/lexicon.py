@@ -152,6 +152,7 @@ class Lexicon:
     units: tuple[MeasureUnit, ...]
     glossary: tuple[Gloss, ...]
     stopwords: frozenset[str]
+    english_stopwords: frozenset[str]  # English words naming no topic, skipped before CC-CEDICT
     attributes: frozenset[str]  # what a question asks about a topic (目标, 措施)
     generic: frozenset[str]  # words naming no topic (孩子, 材料)
 
@@ -232,6 +233,7 @@ def lexicon() -> Lexicon:
             for r in _rows("glossary.tsv")
         ),
         stopwords=_words("stopwords.txt"),
+        english_stopwords=_words("english_stopwords.txt"),
         attributes=_words("attributes.txt"),
         generic=_words("generic.txt") | _words("attributes.txt"),
     )

@@ -131,7 +131,7 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
     that are not a common noun such as 学区 or 小区…"""
     # …unless the two characters are a verb or adverb jieba knows: 我想知道区里 asks about 区里, not a 知道区.
     verbs = {w for w, f in pos if f[:1] in "vdpc"}
-    out = [m.group(0) for m in rule("scope.place").finditer("".join(w for w, _ in pos)) if re.sub("(?:新区|区|县)$", "", m.group(0)) not in verbs]
+    out = [m.group(0) for m in rule("scope.place").finditer("".join(w for w, _ in pos)) if _stem(m.group(0)) not in verbs]
     for i, (word, flag) in enumerate(pos):
         if flag[:2] not in ("ns", "nt", "nr"):
             continue
@@ -139,7 +139,12 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
             out.append(word)
         elif i + 1 < len(pos) and pos[i + 1][0] in ("区", "县"):
             out.append(word + pos[i + 1][0])
-    return tuple(p for p in dict.fromkeys(out) if p in asking or re.sub("(?:新区|区|县|市)$", "", p) in asking)
+    return tuple(p for p in dict.fromkeys(out) if p in asking or _stem(p) in asking)
+
+
+def _stem(place: str) -> str:
+    """滨海新区 → 滨海, 南开区 → 南开."""
+    return re.sub("(?:新区|区|县|市)$", "", place)
 
 
 def _asked_years(standalone: str, asking: str) -> set[int]:

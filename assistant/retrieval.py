@@ -83,8 +83,8 @@ _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
 def years_in(text: str) -> set[int]:
-    """Years a question names: 2021年 → {2021}, and the short form at a clause start: 19年近视率 → {2019}."""
-    return {int(y) for y in _YEAR.findall(text)} | {2000 + int(m.group(1)) for m in rule("year.short").finditer(text)}
+    """Years a question names: 2021年 → {2021} (a reading writes 19年 out as 2019年 first, see :func:`full_years`)."""
+    return {int(y) for y in _YEAR.findall(text)}
 
 
 def full_years(text: str) -> str:

