@@ -12,7 +12,7 @@ the real embeddings of the eval questions. Also shows that an interrupted ``embe
 without recomputing the shards it had finished.
 
     .venv/bin/python scripts/scale.py --sizes 10000 100000
-    .venv/bin/python scripts/scale.py --sizes 1000000 --kinds flat ivfpq   # merged into the same report
+    .venv/bin/python scripts/scale.py --sizes 1000000 --kinds flat ivfsq8 --no-bm25   # merged into the same report
 
 Writes artifacts/bench/scale.md and scale.json (results for other sizes already there are kept).
 """
