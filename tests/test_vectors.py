@@ -17,10 +17,10 @@ def _unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
 def test_choose_kind_by_size():
     assert choose_kind(1_000) is IndexKind.FLAT
     assert choose_kind(vectors.FLAT_MAX + 1) is IndexKind.HNSW
-    assert choose_kind(1_000_000) is IndexKind.IVFPQ
+    assert choose_kind(1_000_000) is IndexKind.IVFSQ8
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq", "ivfsq8"])
 def test_recall_at_10_against_exact(kind):
     # clustered data, as real embeddings are: points near 200 centres
     centres = _unit(200, seed=1)
@@ -69,3 +69,12 @@ def test_other_texts_do_not_reuse_shards(tmp_path):
     again = CountingEmbedder()
     embed_in_shards(["a", "c"], again, tmp_path, shard_size=1)
     assert again.calls == 2
+
+
+def test_search_params_name_the_recall_settings():
+    x = _unit(3000)
+    assert vectors.search_params(build_vector_index(x, "flat")) == {}
+    assert vectors.search_params(build_vector_index(x, "hnsw"))["efSearch"] == vectors.HNSW_EF_SEARCH
+    assert {"nlist", "nprobe", "k_factor"} <= set(vectors.search_params(build_vector_index(x, "ivfpq")))
+    ivf = vectors.search_params(build_vector_index(x, "ivfsq8"))
+    assert ivf["nprobe"] == ivf["nlist"] // vectors.IVF_PROBE_FRACTION

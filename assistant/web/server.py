@@ -97,7 +97,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | None) -> Callable[[], PolicyQA]:
+def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | None, *, warm: bool = True) -> Callable[[], PolicyQA]:
     def load() -> PolicyQA:
         _say(f"{LOADING_MESSAGE} / loading the model and index …")
         try:
@@ -105,7 +105,8 @@ def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | 
         except Exception as exc:
             _say(f"error: {exc}")
             raise
-        warm_up(qa)
+        if warm:
+            warm_up(qa)
         m = qa.index.manifest
         _say(f"就绪 / ready (pid {os.getpid()}): {m.chunk_count} chunks from {len(qa.index.documents)} document(s), model {m.model}")
         return qa
@@ -165,7 +166,7 @@ def serve(
     _say(f"policy-qa 已启动 / running: http://{host}:{port}/   API 文档 / docs: http://{host}:{port}/docs   (Ctrl+C 停止 / to stop)")
     if workers > 1:
         # The index is built (if needed) once here, so the workers only load it and never race to build it.
-        _loader(corpus, index_dir, model)()
+        _loader(corpus, index_dir, model, warm=False)()  # the supervisor answers nothing: no warm-up
         uvicorn.run("assistant.web.server:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
         return
     app = create_app(loader=_loader(corpus, index_dir, model), index_dir=index_dir or config.index_dir())
