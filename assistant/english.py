@@ -153,11 +153,14 @@ class Translator:
         return " ".join(words) + "？" if words else text
 
     def _looked_up(self, text: str, covered: set[int]) -> list[tuple[int, str]]:
-        tokens = [m for m in _WORD.finditer(text) if m.start() not in covered and m.group(0).lower() not in lexicon().english_stopwords]
+        # A glossary word still joins a longer dictionary phrase: Teachers' Day is 教师节, not just 教师.
+        tokens = [m for m in _WORD.finditer(text) if m.group(0).lower() not in lexicon().english_stopwords]
         out: list[tuple[int, str]] = []
         i = 0
         while i < len(tokens):
             for n in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
+                if all(t.start() in covered for t in tokens[i : i + n]):
+                    continue
                 if senses := self._senses(tokens[i : i + n]):
                     out.append((tokens[i].start(), " ".join(s.chinese for s in senses[:MAX_SENSES])))
                     i += n
