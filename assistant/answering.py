@@ -95,7 +95,7 @@ class Asked:
             if self.ordinal:  # 第二期, and as often without 第: 二期, 十一届
                 return bool(re.search(rf"(?:\d+|[{CN_NUM}]+)(?:{units})", text))
             # 6个班, or a table cell whose label carries the unit: 招生班数：6
-            counts = re.compile(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d")
+            counts = re.compile(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*个?(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d")
             return any(counts.search(c) and self.counted in c for c in re.split(r"[，,；;。\n]", text))
         if self.day_level:
             return bool(rule("evidence.day").search(text))
@@ -281,7 +281,13 @@ class AnswerBuilder:
         st = self.settings
         score = st.w_dense * (dense - dense.max()) + st.w_coverage * cov + st.w_keyword * kw_scaled
         best = float(score.max())
-        chosen = [candidates[i] for i in np.argsort(-score)[:max_sentences] if score[i] >= best - st.sentence_slack]
+        ranked = np.argsort(-score)
+        order = [candidates[i] for i in ranked]
+        chosen = [candidates[i] for i in ranked[:max_sentences] if score[i] >= best - st.sentence_slack]
+        # 有效期几年？提前多久重新申请？: when no one sentence holds every asked fact, each fact gets the best one that holds it.
+        for f in facts:
+            if len(chosen) < max_sentences and not f.satisfied_by(" ".join(text[r] for r in chosen)):
+                chosen += [r for r in order if f.satisfied_by(text[r])][:1]
         idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 
