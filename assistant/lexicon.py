@@ -52,6 +52,7 @@ class Settings:
     max_extra: int = 3  # how many further hits are considered
     cover_ratio: float = 0.5  # a list question's uncovered term brings in a point scoring this close
     fact_ratio: float = 0.7  # a unit scoring this close that holds the asked fact the top quote lacks leads the answer
+    fact_ratio_other: float = 0.9  # … this close when it is in another document than the top quote
     anchor_units: int = 4  # a list question's term named by at most this many points cites them all
     # -- sentence choice inside a unit
     w_dense: float = 5.0

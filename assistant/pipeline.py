@@ -173,10 +173,11 @@ class PolicyQA:
         if not missing:
             return None
         floor = self.settings.fact_ratio * top.hit.score
+        other = self.settings.fact_ratio_other * top.hit.score  # another document's fact must match nearly as well
         for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
             if h.score < floor:
                 break
-            if h.doc_id != top.hit.doc_id or h.unit_key.endswith(("#header", "#preamble")):
+            if h.unit_key.endswith(("#header", "#preamble")) or (h.doc_id != top.hit.doc_id and h.score < other):
                 continue
             sel = self.builder.select(retrieval, h, facts)
             if all(f.satisfied_by(sel.quote) for f in missing):
