@@ -266,7 +266,19 @@ class PolicyQA:
     # -- what the question pins down, against the document that answers -------------------
     def _scope_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         """Why the quote cannot answer: another year, another district, or a national rule asked of a local text."""
-        return self._edition_note(reading, doc) or self._year_note(reading, selections, doc) or self._place_note(reading, doc) or self._school_note(reading, doc) or self._national_note(reading, doc)
+        return (
+            self._task_note(reading)
+            or self._edition_note(reading, doc)
+            or self._year_note(reading, selections, doc)
+            or self._place_note(reading, doc)
+            or self._school_note(reading, doc)
+            or self._national_note(reading, doc)
+        )
+
+    def _task_note(self, reading: Reading) -> str:
+        if not reading.scope.task:
+            return ""
+        return "抱歉，我只能回答收录的政策文件里写了什么，不能代写材料、推荐机构或完成其他任务。"
 
     def _edition_note(self, reading: Reading, doc: Document) -> str:
         """2021年的教育工作要点 asks for another year's edition of the document, whatever years its text names."""

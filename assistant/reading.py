@@ -38,6 +38,7 @@ class Scope:
     schools: tuple[str, ...] = ()  # schools named by their road or number (望潮路小学, 第一中学)
     person: bool = False  # a named person is asked for (谁分管招生)
     national: bool = False  # a national rule is asked for (国家规定…)
+    task: bool = False  # a task rather than a question about the text (帮我写一份总结, recommend a tutor)
 
     def years_for(self, doc_year: int | None) -> frozenset[int]:
         """The years asked about, with 今年 read as the year of the document at hand."""
@@ -82,6 +83,7 @@ class Reading:
             f"schools {','.join(s.schools)}" if s.schools else "",
             "person" if s.person else "",
             "national" if s.national else "",
+            "task" if s.task else "",
             f"expands {' '.join(self.expansions)}" if self.expansions else "",
             "follow-up" if self.used_history else "",
             self.language.value if self.language is not Language.CHINESE else "",
@@ -139,7 +141,9 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
             out.append(word)
         elif i + 1 < len(pos) and pos[i + 1][0] in ("区", "县"):
             out.append(word + pos[i + 1][0])
-    return tuple(p for p in dict.fromkeys(out) if p in asking or _stem(p) in asking)
+    # 我们家住滨海新区，那边今年也建吗: the asking part points back to the place the story names.
+    back = bool(rule("place.that").search(asking))
+    return tuple(p for p in dict.fromkeys(out) if back or p in asking or _stem(p) in asking)
 
 
 def _stem(place: str) -> str:
@@ -198,6 +202,7 @@ class QuestionReader:
             schools=tuple(dict.fromkeys(m.group(0) for m in rule("scope.school").finditer(asking))),
             person=bool(rule("type.person").search(asking)),
             national=bool(rule("scope.national").search(asking)),
+            task=bool(rule("scope.task").search(f"{question} {asking}")),
         )
         return Reading(
             question=question,

@@ -280,6 +280,7 @@ def test_a_named_year_is_quoted(real_qa):
         ("国家规定每天锻炼多久？", "国家"),  # a national rule asked of a district notice
         ("2021年的教育工作要点有什么新变化？", "2021年的工作要点"),  # another year's edition of the document
         ("到21年底区里新建好了几所小学啊", "2021年"),  # 到2021年 in a further point does not date the figure
+        ("我是初二班主任，学期末了，能帮我写一份班主任工作总结吗？", "不能代写"),  # a task, not a question
     ],
 )
 def test_scope_the_quote_does_not_cover_abstains_and_says_why(qa: PolicyQA, question: str, says: str):
@@ -362,6 +363,12 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("励行实验学校今年招多少人？", "学校名称：励行实验学校，招生年级：小学一年级。", False),
         ("举报后多久给答复？", "对举报事项应当在5个工作日内调查处理并反馈。", True),  # a duration answers 多久
         ("举报后多久给答复？", "区教育局设立校车安全举报电话。", False),
+        ("申诉后多久之内给结果？", "教育行政部门应当在接到申诉的三十日内，作出处理。", True),  # a law's N日内
+        ("晚上几点到几点不能提供游戏服务？", "不得在每日二十二时至次日八时向未成年人提供网络游戏服务。", True),
+        ("鹭洲校区设计多少个班？", "设计规模36个班，新增学位1800个。", True),  # 个 between the number and 班
+        ("鹭洲校区设计多少个班？", "新增学位1800个。", False),
+        ("罚款最少是多少万元？", "对举办者处违法所得一倍以上五倍以下罚款。", False),  # no sum in 万元
+        ("登记手续去哪儿办？", "由县级以上人民政府教育行政部门按照国家规定的权限审批。", True),  # who approves says where
     ],
 )
 def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote: str, holds: bool):
@@ -369,3 +376,11 @@ def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote
 
     facts = asked_facts(question)
     assert facts and all(f.satisfied_by(quote) for f in facts) is holds
+
+
+def test_each_asked_fact_gets_the_sentence_that_holds_it(hash_embedder):
+    # 有效期为3年。 holds the number, 届满前30日内重新申请 the date: no one sentence holds both.
+    index = Index.build([ROOT / "tests" / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"], hash_embedder)
+    answer = PolicyQA(index, hash_embedder, settings=Settings(dense=0.0)).ask("校车使用许可有效期几年？到期了要提前多久重新申请？")
+    assert answer.coverage.value == "full" and answer.citations[0].section == "第七条"
+    assert "3年" in answer.citations[0].quote and "30日内" in answer.citations[0].quote

@@ -82,6 +82,14 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("问下区里要求学生体质健康达标要到百分之多少？", "places", ()),  # 区里 is the district asked about, not a place
         ("他已经工作了15年，今年能评上吗？", "years", set()),  # … not a duration
         ("老大是2019年上的幼儿园。那一年新增了多少学位？", "years", {2019}),  # 那一年 points back
+        ("我们家住滨海新区，那边今年是不是也建5所幼儿园", "places", ("滨海新区",)),  # 那边 points back to the story's place
+        ("能帮我写一份班主任工作总结吗？", "task", True),  # a task, not a question about the text
+        ("can u recommend a good english tutor near dongli", "task", True),
+        ("区里推荐的课后服务有哪些内容？", "task", False),
+        ("东丽教育局长 谁", "person", True),
+        ("教育部今年出了什么新政策？", "national", True),
+        ("学校这样分实验班合法吗？", "national", True),  # what the law says
+        ("我家孩子对法律挺感兴趣，学校有没有法律知识比赛？", "national", False),
     ],
 )
 def test_scope(qa: PolicyQA, question: str, field: str, value):
