@@ -31,7 +31,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _NAME = re.compile(r"\b[A-Z][a-z]{3,}\b")
-_PLACE = re.compile(r"\b([A-Z][a-z]+(?: New)?) (?:District|County|New Area)\b")
+_PLACE = re.compile(r"\b([A-Z][a-z]+(?: [Nn]ew)?) (?:[Dd]istrict|[Cc]ounty|[Nn]ew [Aa]rea)\b")
 _HAN = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 _NUMBER = re.compile(r"\b\d+(?:[+.]\w+)*\b")  # a programme's name: 8421, 1+X
 

@@ -60,3 +60,4 @@ def test_a_capitalised_word_is_tried_as_the_pinyin_of_a_name_the_documents_use()
     assert t.names["mingyuan"] == ("明远",) and t.name("Qinglan") == "青岚" and t.name("Beichen") == ""
     assert t.translate("Does Mingyuan admit new students?") == "明远 新增？"  # new → 新增 is a glossary row
     assert t.places("Does Qinglan District charge fees? And Beichen District?") == ("Beichen District",)
+    assert t.places("Does Heping district also build 5 primary schools?") == ("Heping District",)  # lower-case district
