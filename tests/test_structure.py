@@ -271,3 +271,16 @@ def test_notice_and_laws_parse_exactly_as_before(laws_dir: Path, stem: str, unit
     assert hashlib.sha256(json.dumps(units, ensure_ascii=False).encode()).hexdigest()[:16] == units_digest
     ids = [c.chunk_id for c in chunk_document(doc)]
     assert hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16] == chunks_digest
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["第一章 总则", "一", "| 甲 | 乙 |", "2031年4月2日"],  # a short line above a table is no issuer of the date below it
+        ["第一章 总则", "2031年4月2日", "| 甲 | 乙 |", "2031年4月2日"],  # a table between two dates ends the first 落款
+    ],
+)
+def test_a_table_between_signoff_lines_keeps_them_apart(lines: list[str]):
+    # Both found by hypothesis.
+    doc = parse_text("\n".join(lines), "any")
+    assert coverage(doc, read_lines("\n".join(lines))) == 1.0 and overlaps(doc) == []

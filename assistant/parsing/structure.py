@@ -127,7 +127,7 @@ class _Tree:
 
     def signoff(self, i: int, text: str) -> None:
         top = self.stack[-1] if self.stack else None
-        if top is not None and top.kind == "signoff":
+        if top is not None and top.kind == "signoff" and not top.children:  # a table in between ends the 落款
             top.text.append(text)
             top.end = i + 1
             return
@@ -147,7 +147,10 @@ def _signoff_lines(lines: Sequence[Line], start: int) -> set[int]:
     previous: int | None = None
     for i in range(start, len(lines)):
         line = lines[i]
-        if not line.text or line.is_table:
+        if not line.text:
+            continue
+        if line.is_table:  # the issuer sits right above the date: a table between them belongs to the body
+            previous = None
             continue
         if DATE_LINE.match(line.text):
             out.add(i)
