@@ -2,7 +2,8 @@
 
 Every rule lives in a file under ``assistant/lexicon/`` with an example it must fire on and
 one it must not (tests/test_lexicon.py checks both); the files are read once. The tuning
-knobs live in one frozen :class:`Settings`, written into every evaluation report.
+knobs are one frozen :class:`Settings` whose values are the rows of ``settings.tsv``, written
+into every index manifest and every evaluation report.
 ``policyqa lexicon audit`` lists, for each rule, the evaluation questions it fires on.
 """
 
@@ -12,58 +13,146 @@ import argparse
 import csv
 import dataclasses
 import json
+import math
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
 CN_NUM = "零〇一二两三四五六七八九十百千万"
 
 
+SETTINGS_FILE = LEXICON_DIR / "settings.tsv"
+SETTINGS_COLUMNS = ("name", "value", "what it does")
+
+
+class SettingsFileError(ValueError):
+    """A settings file that does not match :class:`Settings`; the message names the file, the row and the fix."""
+
+
+def _knob(name: str) -> Any:
+    """A :class:`Settings` field whose default is its reviewed value in settings.tsv (read on first use)."""
+    return dataclasses.field(default_factory=lambda: reviewed_settings()[name])
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tuning knob, in one place (fitted on the tuning sets eval/dev*.jsonl and eval/real_tune.jsonl).
 
-    Retrieval fuses min-max scaled dense and BM25 scores per unit; an answer stands when its
-    quote covers enough of the question's terms (IDF-weighted) or embeds close to it.
+    The reviewed values, and what each knob does, are the rows of ``lexicon/settings.tsv``, read
+    once and checked against these fields: ``Settings()`` is those values, ``Settings(dense=0.0)``
+    or ``dataclasses.replace(settings, dense=0.0)`` overrides one, ``Settings.from_file(path)``
+    reads another file. Retrieval fuses min-max scaled dense and BM25 scores per unit; an answer
+    stands when its quote covers enough of the question's terms (IDF-weighted) or embeds close to it.
     """
 
     # -- retrieval
-    dense_weight: float = 0.7  # share of the dense score in the fused one
-    expanded_dense_weight: float = 0.5  # … when colloquial words were translated into policy terms (BM25 then knows more)
-    rrf_k: int = 20  # only for the reciprocal-rank fusion ablation
-    year_boost: float = 1.2  # a unit naming a year the question names (到2021年)
-    asked_weight: float = 0.3  # a story-then-question ranks by both the whole text and its asking sentence
-    header_weight: float = 0.5  # a header shares the title's words with every question; it wins only when asked about
-    scope_boost: float = 1.25  # a document the question names (its title, district or year)
+    dense_weight: float = _knob("dense_weight")
+    expanded_dense_weight: float = _knob("expanded_dense_weight")
+    rrf_k: int = _knob("rrf_k")
+    year_boost: float = _knob("year_boost")
+    asked_weight: float = _knob("asked_weight")
+    header_weight: float = _knob("header_weight")
+    scope_boost: float = _knob("scope_boost")
     # -- abstention
-    coverage: float = 0.15  # IDF-weighted share of the question's terms the quote must hold …
-    dense: float = 0.88  # … or the cosine the top unit must reach
-    typed_coverage: float = 0.3  # a typed fact (number, date) answers only if its sentence is about the question …
-    typed_dense: float = 0.88  # … by its words or by a strong dense match
-    partial_coverage: float = 0.3  # a topic this well covered, but not the asked detail, gets a partial answer
+    coverage: float = _knob("coverage")
+    dense: float = _knob("dense")
+    typed_coverage: float = _knob("typed_coverage")
+    typed_dense: float = _knob("typed_dense")
+    partial_coverage: float = _knob("partial_coverage")
     # -- further points
-    extra_ratio: float = 0.85  # a further point is cited when its score is this close to the top one …
-    list_ratio: float = 0.75  # … or this close when the question asks for a list
-    max_extra: int = 3  # how many further hits are considered
-    cover_ratio: float = 0.5  # a list question's uncovered term brings in a point scoring this close
-    fact_ratio: float = 0.7  # a unit scoring this close that holds the asked fact the top quote lacks leads the answer
-    fact_ratio_other: float = 0.9  # … this close when it is in another document than the top quote
-    anchor_units: int = 4  # a list question's term named by at most this many points cites them all
+    extra_ratio: float = _knob("extra_ratio")
+    list_ratio: float = _knob("list_ratio")
+    max_extra: int = _knob("max_extra")
+    cover_ratio: float = _knob("cover_ratio")
+    fact_ratio: float = _knob("fact_ratio")
+    fact_ratio_other: float = _knob("fact_ratio_other")
+    anchor_units: int = _knob("anchor_units")
     # -- sentence choice inside a unit
-    w_dense: float = 5.0
-    w_coverage: float = 0.6
-    w_keyword: float = 0.3
-    sentence_slack: float = 0.12
+    w_dense: float = _knob("w_dense")
+    w_coverage: float = _knob("w_coverage")
+    w_keyword: float = _knob("w_keyword")
+    sentence_slack: float = _knob("sentence_slack")
     # -- follow-ups
-    specific_units: int = 3  # a term in at most this many units names a topic of its own
+    specific_units: int = _knob("specific_units")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Settings:
+        """The knobs of another settings file (same columns, every field once)."""
+        knobs: dict[str, Any] = read_settings(path)  # each value already of its field's type
+        return cls(**knobs)
+
+    @staticmethod
+    def types() -> dict[str, type]:
+        """Each field's name and type (int or float), in field order."""
+        hints = typing.get_type_hints(Settings)
+        return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
+
+
+def read_settings(path: Path) -> dict[str, int | float]:
+    """The knobs in ``path``: every field of :class:`Settings` exactly once, each value of its field's type."""
+    types = Settings.types()
+    values: dict[str, int | float] = {}
+    for line, name, value in _settings_rows(path):
+        where = f"{path} line {line}"
+        if name not in types:
+            raise SettingsFileError(f"{where}: unknown setting {name!r}; Settings has no such field: fix the name or add the field to assistant/lexicon.py")
+        if name in values:
+            raise SettingsFileError(f"{where}: {name!r} is set a second time; keep one row per setting")
+        values[name] = _parse_knob(value, types[name], f"{where} ({name})")
+    missing = [n for n in types if n not in values]
+    if missing:
+        raise SettingsFileError(f"{path}: no row for {', '.join(missing)}; add one row per setting: name<TAB>value<TAB>what it does")
+    return values
+
+
+def _settings_rows(path: Path) -> Iterator[tuple[int, str, str]]:
+    """(line number, name, value) of every row after the header; comment and blank lines skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsFileError(f"{path}: cannot be read ({exc}); restore it with `git checkout -- {path}`") from exc
+    header = True
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        cells = tuple(raw.split("\t"))
+        if header:
+            if cells != SETTINGS_COLUMNS:
+                raise SettingsFileError(f"{path} line {line}: the header must be {chr(9).join(SETTINGS_COLUMNS)!r} (tab-separated), not {raw!r}")
+            header = False
+        elif len(cells) != len(SETTINGS_COLUMNS) or not all(c.strip() for c in cells):
+            raise SettingsFileError(f"{path} line {line}: {raw!r} needs three non-empty columns separated by tabs: name, value, what it does")
+        else:
+            yield line, cells[0].strip(), cells[1].strip()
+
+
+def _parse_knob(value: str, kind: type, where: str) -> int | float:
+    """``value`` as ``kind`` (int or float), finite."""
+    if kind not in (int, float):
+        raise SettingsFileError(f"{where}: its field is a {kind.__name__}; settings.tsv holds ints and floats, so make the field one of them")
+    try:
+        parsed = int(value) if kind is int else float(value)
+    except ValueError:
+        raise SettingsFileError(f"{where}: {value!r} is not {'an int' if kind is int else 'a float'}; write the value as one (e.g. 3 or 0.5)") from None
+    if not math.isfinite(parsed):
+        raise SettingsFileError(f"{where}: {value!r} is not a finite number; write a finite value")
+    return parsed
+
+
+@lru_cache(maxsize=1)
+def reviewed_settings() -> Mapping[str, int | float]:
+    """The reviewed knobs in assistant/lexicon/settings.tsv, read and checked once: the defaults of :class:`Settings`."""
+    return MappingProxyType(read_settings(SETTINGS_FILE))
 
 
 # -- the data files -------------------------------------------------------------------------

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from assistant.lexicon import LEXICON_DIR, Settings, add_arguments, audit, check_examples, lexicon, run_cli
+from assistant.lexicon import (
+    LEXICON_DIR,
+    SETTINGS_FILE,
+    Settings,
+    SettingsFileError,
+    add_arguments,
+    audit,
+    check_examples,
+    lexicon,
+    read_settings,
+    reviewed_settings,
+    run_cli,
+)
 from assistant.reading import relative_offsets
 
 ENTRIES = list(lexicon().entries())
@@ -52,6 +66,67 @@ def test_settings_are_one_frozen_record_with_json():
     assert out["coverage"] == s.coverage and json.loads(json.dumps(out)) == out
     with pytest.raises(AttributeError):
         s.coverage = 0.5  # type: ignore[misc]
+
+
+def _settings_file_rows() -> list[list[str]]:
+    lines = SETTINGS_FILE.read_text(encoding="utf-8").splitlines()
+    rows = [ln.split("\t") for ln in lines if ln.strip() and not ln.startswith("#")]
+    assert rows[0] == ["name", "value", "what it does"]
+    return rows[1:]
+
+
+def test_every_setting_has_exactly_one_row():
+    names = [row[0] for row in _settings_file_rows()]
+    assert sorted(names) == sorted(f.name for f in dataclasses.fields(Settings))
+    assert len(names) == len(set(names))
+    assert all(len(row) == 3 and row[2].strip() for row in _settings_file_rows()), "every knob says what it does"
+
+
+def test_settings_file_round_trips():
+    types = Settings.types()
+    assert set(types.values()) == {int, float}
+    reviewed = Settings()
+    assert reviewed == Settings.from_file(SETTINGS_FILE) and reviewed.to_json() == dict(reviewed_settings())
+    for name, value, _ in _settings_file_rows():
+        assert type(getattr(reviewed, name)) is types[name], name
+        assert str(getattr(reviewed, name)) == value, f"{name}: write {getattr(reviewed, name)} in settings.tsv"
+    assert reviewed_settings() is reviewed_settings()  # read once
+
+
+def test_settings_keyword_overrides_keep_the_reviewed_rest():
+    tuned = Settings(dense=0.0, fact_ratio=9.0)
+    assert (tuned.dense, tuned.fact_ratio, tuned.coverage) == (0.0, 9.0, Settings().coverage)
+    assert dataclasses.replace(Settings(), max_extra=5).max_extra == 5 and Settings().max_extra == reviewed_settings()["max_extra"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("dense_weight\t", "dense_wieght\t"), r"line \d+: unknown setting 'dense_wieght'.*fix the name"),
+        (lambda t: t.replace("max_extra\t3\t", "max_extra\t3.5\t"), r"line \d+ \(max_extra\): '3.5' is not an int; write the value as one"),
+        (lambda t: t.replace("coverage\t0.15\t", "coverage\tlow\t"), r"line \d+ \(coverage\): 'low' is not a float"),
+        (lambda t: t.replace("dense\t0.88\t", "dense\tnan\t"), r"line \d+ \(dense\): 'nan' is not a finite number"),
+        (lambda t: "\n".join(ln for ln in t.splitlines() if not ln.startswith("rrf_k\t")), r"no row for rrf_k; add one row per setting"),
+        (lambda t: t + "rrf_k\t30\tagain\n", r"line \d+: 'rrf_k' is set a second time; keep one row"),
+        (lambda t: t.replace("\tshare of the dense score in the fused one", ""), r"line \d+: .* needs three non-empty columns"),
+        (lambda t: t.replace("name\tvalue\twhat it does", "name\tvalue"), r"line 3: the header must be"),
+    ],
+    ids=["unknown", "int", "float", "nan", "missing", "twice", "columns", "header"],
+)
+def test_a_bad_settings_file_names_the_file_the_row_and_the_fix(tmp_path: Path, edit, message):
+    bad = tmp_path / "settings.tsv"
+    bad.write_text(edit(SETTINGS_FILE.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(SettingsFileError, match=re.escape(str(bad)) + ".*" + message):
+        Settings.from_file(bad)
+
+
+def test_the_wrong_line_is_named(tmp_path: Path):
+    bad = tmp_path / "settings.tsv"
+    bad.write_text("# knobs\nname\tvalue\twhat it does\n\nspecific_units\tthree\ta term …\n", encoding="utf-8")
+    with pytest.raises(SettingsFileError, match=r"settings.tsv line 4 \(specific_units\): 'three' is not an int"):
+        read_settings(bad)
+    with pytest.raises(SettingsFileError, match="cannot be read"):
+        read_settings(tmp_path / "absent.tsv")
 
 
 def _audit_args(eval_dir: Path, *extra: str) -> argparse.Namespace:
