@@ -4,7 +4,8 @@ Layout, beside the configured index path (``index/current`` by default)::
 
     index/current -> builds/current-<content hash>   a symlink, swapped in one atomic step
     index/builds/current-<content hash>/
-        manifest.json    format, model, dimension, corpus hash, per-document hashes, size + sha256 of every file
+        manifest.json    format, model, dimension, corpus hash, per-document hashes, size + sha256 of every file,
+                         the tuning knobs (informational)
         documents.json   the parsed documents (for citations and the document browser)
         chunks.jsonl     one chunk per line, in vector order
         vectors.faiss    IndexFlatIP over L2-normalized embeddings (inner product = cosine), memory-mapped
@@ -44,6 +45,7 @@ import numpy as np
 from . import __version__
 from .chunking import Chunk, Level, chunk_corpus, unit_key
 from .keywords import KeywordIndex, harvest_terms
+from .lexicon import Settings
 from .parsing import Document, Unit, corpus_files, parse_corpus
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,10 @@ class Manifest:
     built_by: str
     files: tuple[FileCheck, ...] = ()  # empty in indexes written before checksums
     reused_vectors: int = 0  # vectors taken over from the previous build instead of embedded again
+    # Informational: the reviewed tuning knobs (lexicon/settings.tsv) when this index was built. They act at
+    # query time, not on what is indexed, so they are no part of the rebuild check (format, model, corpus hash)
+    # nor of the content hash (manifest.json is not among the checked files): changing a knob never forces a rebuild.
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # empty in indexes written before they were recorded
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"documents": list(self.documents), "files": [dataclasses.asdict(f) for f in self.files]}
@@ -205,6 +211,7 @@ class Index:
             build_seconds=round(time.perf_counter() - start, 2),
             built_by=f"{built_by} {__version__} (python {platform.python_version()}, faiss {faiss.__version__})",
             reused_vectors=reused,
+            settings=Settings().to_json(),
         )
         say(f"Index built in {manifest.build_seconds:.1f} s.")
         return cls(manifest, docs, chunks, vectors, keywords)

@@ -11,6 +11,7 @@ import pytest
 from assistant.chunking import Level, chunk_corpus, chunk_document
 from assistant.index import Index, IndexDamagedError, IndexMismatchError, IndexMissingError, corpus_hash, load_or_build
 from assistant.keywords import Tokenizer, harvest_terms
+from assistant.lexicon import Settings
 from assistant.parsing import parse_file
 
 from .conftest import NOTICE, ROOT, HashEmbedder
@@ -86,6 +87,20 @@ def test_save_load_round_trip(corpus: Path, tmp_path: Path):
     assert np.allclose(loaded.keywords.scores(tokens), built.keywords.scores(tokens))
     assert target.is_symlink() and target.resolve().parent == target.parent / "builds"
     assert not [p for p in (*target.parent.iterdir(), *(target.parent / "builds").iterdir()) if p.name.startswith(".")], "temporary folders must not be left behind"
+
+
+def test_manifest_records_the_settings_without_forcing_rebuilds(corpus: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    load_or_build([corpus], target, HashEmbedder())
+    path = target / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    assert manifest["settings"] == Settings().to_json() and manifest["settings"]["dense"] == Settings().dense
+    version = Index.current_version(target)
+    # Built under other knobs: informational only, the index is still loaded as it is.
+    path.write_text(json.dumps(manifest | {"settings": Settings(dense=0.5).to_json()}), encoding="utf-8")
+    emb = CountingEmbedder()
+    loaded = load_or_build([corpus], target, emb)
+    assert emb.embedded == 0 and Index.current_version(target) == version and loaded.manifest.settings["dense"] == 0.5
 
 
 def test_load_rejects_mismatched_manifest(corpus: Path, tmp_path: Path):
@@ -227,7 +242,7 @@ def _legacy_folder(corpus: Path, folder: Path) -> Path:
     folder.mkdir(parents=True)
     index._write(folder)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    del manifest["files"], manifest["reused_vectors"]
+    del manifest["files"], manifest["reused_vectors"], manifest["settings"]
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
 
