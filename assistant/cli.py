@@ -37,10 +37,11 @@ def _progress(message: str) -> None:
 def _setup_errors() -> tuple[type[BaseException], ...]:
     from .embedding import ModelLoadError
     from .index import IndexLoadError
+    from .lexicon import SettingsFileError
     from .parsing import ParseError
 
-    # OSError: an index folder that cannot be written, a full disk
-    return (ModelLoadError, IndexLoadError, ParseError, OSError)
+    # OSError: an index folder that cannot be written, a full disk; SettingsFileError: a broken lexicon/settings.tsv
+    return (ModelLoadError, IndexLoadError, ParseError, SettingsFileError, OSError)
 
 
 def _load(args: argparse.Namespace, *, rebuild: bool = False):

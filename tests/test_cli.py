@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import cli, config
+from assistant import cli, config, lexicon
 from assistant.index import Index, load_or_build
 from assistant.inputs import MAX_LINE_BYTES
 from assistant.lexicon import Settings
@@ -284,6 +284,19 @@ def test_index_build_that_cannot_write_is_a_setup_error(hash_model: Path, tmp_pa
     blocker.write_text("a file where the index folder should be", encoding="utf-8")
     assert cli.main(["index", "build", "--index-dir", str(blocker / "current")]) == cli.EXIT_SETUP
     assert "error: " in capsys.readouterr().err
+
+
+def test_a_broken_settings_file_is_a_setup_error(hash_model: Path, tmp_path: Path, monkeypatch, capsys):
+    bad = tmp_path / "settings.tsv"
+    bad.write_text(lexicon.SETTINGS_FILE.read_text(encoding="utf-8").replace("max_extra\t3\t", "max_extra\tthree\t"), encoding="utf-8")
+    monkeypatch.setattr(lexicon, "SETTINGS_FILE", bad)
+    lexicon.reviewed_settings.cache_clear()
+    try:
+        assert cli.main(["index", "build"]) == cli.EXIT_SETUP
+    finally:
+        lexicon.reviewed_settings.cache_clear()  # the real file is read again once SETTINGS_FILE is restored
+    assert f"error: {bad} line " in capsys.readouterr().err
+    assert not hash_model.exists()
 
 
 def test_serve_passes_workers(monkeypatch):
