@@ -384,3 +384,16 @@ def test_each_asked_fact_gets_the_sentence_that_holds_it(hash_embedder):
     answer = PolicyQA(index, hash_embedder, settings=Settings(dense=0.0)).ask("校车使用许可有效期几年？到期了要提前多久重新申请？")
     assert answer.coverage.value == "full" and answer.citations[0].section == "第七条"
     assert "3年" in answer.citations[0].quote and "30日内" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    "question, asks_number",
+    [
+        ("学校今年要招几名保安和食堂员工，招人前需要查他们有没有犯罪记录吗？", False),  # 几 in a 吗 question is "a few"
+        ("我当班主任好几年了，今年区里有班主任的比赛吗？", False),
+        ("你知道今年新建几所学校吗？", True),  # … unless the 吗 asks whether you know the number
+        ("今年新建几所学校？", True),
+    ],
+)
+def test_ji_in_a_yes_no_question_is_indefinite(question: str, asks_number: bool):
+    assert any(f.kind is AnswerType.NUMBER for f in asked_facts(question)) is asks_number
