@@ -182,6 +182,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .index import Index, corpus_hash
 
         Index.verify(args.index_dir or config.index_dir(), expect_corpus_hash=corpus_hash(list(args.corpus or config.corpus_paths())))
+    if args.workers > 1:  # a light supervisor: it imports neither the web app nor the model
+        from .supervisor import serve_workers
+
+        serve_workers(host=args.host, port=args.port, corpus=args.corpus, index_dir=args.index_dir, model=args.model, workers=args.workers)
+        return EXIT_OK
     from .web import serve
 
     serve(host=args.host, port=args.port, corpus=args.corpus, index_dir=args.index_dir, model=args.model, workers=args.workers)
