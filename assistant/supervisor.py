@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 MALLOC_ARENAS = 2  # glibc's default is 8 per core; each request thread then keeps its own arena (measured: ~7 MB more RSS)
 _M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
 APP_FACTORY = "assistant.web.server:app_factory"
+EXIT_SETUP = 3  # cli.EXIT_SETUP: the model, corpus or index cannot be loaded
+#: Modules whose presence means this process already carries the pipeline's weight (the CLI's parser imports the
+#: evaluation, and with it retrieval, numpy and faiss): the supervisor then replaces itself with a fresh interpreter.
+HEAVY_MODULES = ("numpy", "faiss", "gradio", "assistant.pipeline")
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,16 @@ def serve_workers(
     model: str | None = None,
     workers: int = 2,
 ) -> None:
-    """Check or build the index in a child process, then run ``workers`` uvicorn workers of :data:`APP_FACTORY`."""
-    import uvicorn
+    """Check or build the index in a child process, then run ``workers`` uvicorn workers of :data:`APP_FACTORY`.
 
+    Called from a process that has already imported the heavy modules, it first ``exec``s a fresh
+    ``python -m assistant.supervisor`` (same pid, so signals and process managers see no difference)."""
     limit_malloc_arenas()  # inherited by the workers through MALLOC_ARENA_MAX
     set_environment(corpus, index_dir, model)
+    if any(m in sys.modules for m in HEAVY_MODULES):
+        _exec_fresh(host, port, workers)
+    import uvicorn
+
     _say(f"policy-qa 已启动 / running: http://{host}:{port}/   API 文档 / docs: http://{host}:{port}/docs   (Ctrl+C 停止 / to stop)")
     try:
         ready = ensure_index()
@@ -101,5 +110,38 @@ def serve_workers(
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
+def fresh_command(host: str, port: int, workers: int) -> list[str]:
+    """The command line of a fresh supervisor: this interpreter running this module with the same options."""
+    return [sys.executable, "-m", __name__, "--host", host, "--port", str(port), "--workers", str(workers)]
+
+
+def _exec_fresh(host: str, port: int, workers: int) -> None:
+    # This checkout's package first on the path, so the fresh interpreter runs the same code as this one.
+    package_root = str(Path(__file__).resolve().parents[1])
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, fresh_command(host, port, workers))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m assistant.supervisor", description="`policyqa serve --workers N` (options from the environment)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args(argv)
+    try:
+        serve_workers(host=args.host, port=args.port, workers=args.workers)
+    except Exception:  # noqa: BLE001 - already said by serve_workers; the exit code is the CLI's for a set-up problem
+        return EXIT_SETUP
+    return 0
+
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -39,12 +39,45 @@ def test_warm_up_answers_each_question_and_never_raises():
     assert [q for q, _ in asked] == [q for q, _ in server.WARM_UP_QUESTIONS]
 
 
-def test_the_supervisor_imports_no_model_index_or_web_app():
-    import subprocess
+def _rss_kb(pid: int) -> int:
+    return int(next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:")))
 
-    code = "import sys, assistant.cli, assistant.supervisor; print(sorted(m for m in ('faiss', 'gradio', 'fastapi', 'numpy', 'assistant.web', 'assistant.pipeline') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
-    assert out.stdout.strip() == "[]"
+
+def test_serve_with_workers_keeps_the_supervisor_light(real_index_dir: Path, tmp_path: Path):
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    from .conftest import NOTICE
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {"POLICYQA_CORPUS": str(NOTICE), "POLICYQA_INDEX_DIR": str(real_index_dir), "POLICYQA_DATA_DIR": str(tmp_path), "POLICYQA_NO_REBUILD": "1"}
+    cmd = [sys.executable, "-m", "assistant", "serve", "--workers", "2", "--port", str(port)]
+    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline, status = time.monotonic() + 180, 0
+        while status != 200 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code
+            except httpx.HTTPError:
+                pass
+        assert status == 200, proc.stderr.read().decode() if proc.poll() is not None else "not ready in time"
+        maps = Path(f"/proc/{proc.pid}/maps").read_text()
+        assert "faiss" not in maps and "numpy" not in maps  # the supervisor (same pid, re-executed) loaded neither
+        assert _rss_kb(proc.pid) < 50_000, _rss_kb(proc.pid)  # ~27 MB; it held a loaded pipeline (~300 MB) before
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    from assistant import cli, index
+
+    assert cli.NO_REBUILD_ENV == index.NO_REBUILD_ENV
+    assert supervisor.fresh_command("h", 1, 3)[1:] == ["-m", "assistant.supervisor", "--host", "h", "--port", "1", "--workers", "3"]
 
 
 def test_the_index_is_checked_in_a_child_process_and_its_errors_reach_the_supervisor(real_index_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
