@@ -264,7 +264,8 @@ def add_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: AdminGate)
         if qa is None:
             return error(503, *holder.unavailable_message(), status=holder.phase.value)
         result = qa.ask(body.question, body.history or ()).to_json()
-        feedback.log(result)
+        if feedback.store is not None:  # batched: no vote can refer to an API answer, so no id is waited for
+            feedback.store.log_later(result)
         return result
 
     @app.get("/api/health", response_model=HealthResponse, responses={503: ERRORS[503]}, tags=["api"], summary="服务状态 / status")
