@@ -94,3 +94,17 @@ def test_the_index_is_checked_in_a_child_process_and_its_errors_reach_the_superv
     with pytest.raises(IndexMissingError, match="no index at"):
         supervisor.ensure_index()
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_openmp_threads_sleep_and_workers_split_the_cores(monkeypatch: pytest.MonkeyPatch):
+    for name in ("OMP_WAIT_POLICY", "OMP_THREAD_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(supervisor, "usable_cpus", lambda: 2)
+    supervisor.tune_openmp(1)
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and "OMP_THREAD_LIMIT" not in os.environ  # one worker: the engine may use both cores
+    supervisor.tune_openmp(2)
+    assert os.environ["OMP_THREAD_LIMIT"] == "1"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "2")
+    supervisor.tune_openmp(2)  # an explicit setting wins
+    assert (os.environ["OMP_WAIT_POLICY"], os.environ["OMP_THREAD_LIMIT"]) == ("ACTIVE", "2")
