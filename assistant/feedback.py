@@ -11,7 +11,11 @@ Degrade, don't die: a read-only, full or broken data folder (or an unreachable d
 raises out of :meth:`FeedbackStore.open`. The store then reports ``available = False``, every
 call raises :class:`FeedbackUnavailable` with a Chinese and English message fit to show, failures
 are counted and logged once per kind of problem, and the store tries again every 30 seconds.
-Every write that returns is durable: SQLite runs in WAL mode with ``synchronous=FULL``.
+Every write that returns is durable: SQLite runs in WAL mode with ``synchronous=FULL``. The one exception is
+:meth:`FeedbackStore.log_later`, which the HTTP API uses for its question log: rows are written by a background
+thread in one transaction (one fsync) every ``LOG_BATCH_SECONDS`` (0.25 s) or sooner when read, so a crash or
+``kill -9`` can lose the questions of the last quarter second. Votes and reasons, and the chat page's own log rows
+(whose ids votes refer to), are written synchronously as before.
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ DEFAULT_RETENTION_DAYS = 180
 MAX_REASON_CHARS = 500
 #: How long an unavailable store waits before trying to open its database again.
 RETRY_SECONDS = 30.0
+#: How long :meth:`FeedbackStore.log_later` rows may wait before their batch is written (and fsynced).
+LOG_BATCH_SECONDS = 0.25
+#: Queued rows kept while the database is unavailable; older ones are dropped (and counted as failures) beyond.
+MAX_PENDING_ROWS = 10_000
+_INSERT_SQL = "INSERT INTO interactions (created_at, question, rewritten_question, answer, cited_points, abstained) VALUES (?, ?, ?, ?, ?, ?)"
 CSV_COLUMNS = ("id", "created_at", "question", "rewritten_question", "answer", "cited_points", "abstained", "feedback", "reason")
 #: Characters that make a spreadsheet read a cell as a formula (ASCII and full-width forms).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
@@ -140,6 +149,8 @@ class Backend(Protocol):
     def execute(self, sql: str, params: Sequence[object] = ()) -> int: ...  # rows changed
 
     def insert(self, sql: str, params: Sequence[object]) -> int: ...  # the new row's id
+
+    def insert_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...  # in one transaction
 
     def migrate(self, migrations: Sequence[tuple[str, ...]]) -> list[int]: ...  # versions applied now
 
@@ -245,6 +256,18 @@ class SQLiteBackend:
         except sqlite3.Error as exc:
             raise _sqlite_problem(exc) from exc
 
+    def insert_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(sql, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")  # one fsync for the batch
+        except sqlite3.Error as exc:
+            raise _sqlite_problem(exc) from exc
+
     def migrate(self, migrations: Sequence[tuple[str, ...]]) -> list[int]:
         try:
             self._db.execute("BEGIN IMMEDIATE")  # one process migrates at a time
@@ -338,6 +361,13 @@ class PostgresBackend:
     def insert(self, sql: str, params: Sequence[object]) -> int:
         return int(self._run(sql + " RETURNING id", params).fetchone()["id"])
 
+    def insert_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                cur.executemany(sql.replace("?", "%s"), rows)
+        except self._psycopg.Error as exc:
+            raise self._problem(exc) from exc
+
     def migrate(self, migrations: Sequence[tuple[str, ...]]) -> list[int]:
         try:
             with self._conn.transaction():
@@ -385,6 +415,10 @@ class FeedbackStore:
         self._retry_at = 0.0
         self._purged_at: float | None = None
         self._lock = threading.RLock()
+        self._pending: list[tuple[object, ...]] = []  # log_later rows not written yet, oldest first
+        self._pending_lock = threading.Lock()  # held only to append or take rows, never during I/O
+        self._writer: threading.Thread | None = None
+        self._closed = threading.Event()
         with self._lock:
             self._connect()
 
@@ -439,6 +473,7 @@ class FeedbackStore:
                 if self._backend is None:
                     raise FeedbackUnavailable(self._problem or Problem.OTHER)
             try:
+                self._write_pending(self._backend)  # earlier rows first: ids stay in order, reads see every answer
                 result = op(self._backend)
             except StorageError as exc:
                 self._failed(exc)
@@ -452,6 +487,11 @@ class FeedbackStore:
             return result
 
     def close(self) -> None:
+        self._closed.set()
+        try:
+            self.flush()
+        except FeedbackUnavailable:
+            pass  # counted and logged by _failed
         with self._lock:
             if self._backend is not None:
                 self._backend.close()
@@ -476,14 +516,48 @@ class FeedbackStore:
     # -- writes ---------------------------------------------------------------------------------
     def log(self, result: Mapping[str, Any]) -> int:
         """Record one answer (``Answer.to_json()``); the interaction id for later feedback. Durable when it returns."""
-        cited = json.dumps([c["path"] for c in result.get("citations", ())], ensure_ascii=False)
-        row = (_now(), result["question"], result["rewritten_question"], result["answer"], cited, int(bool(result["abstained"])))
+        row = _row(result)
 
         def op(b: Backend) -> int:
             self._purge_if_due(b)
-            return b.insert("INSERT INTO interactions (created_at, question, rewritten_question, answer, cited_points, abstained) VALUES (?, ?, ?, ?, ?, ?)", row)
+            return b.insert(_INSERT_SQL, row)
 
         return self._run(op)
+
+    def log_later(self, result: Mapping[str, Any]) -> None:
+        """Record one answer without waiting for the disk: a background thread writes the rows queued in the last
+        ``LOG_BATCH_SECONDS`` in one transaction (any read or write through this store writes them first). Never raises;
+        a crash can lose the last batch. For answers nobody can vote on (the HTTP API returns no interaction id)."""
+        row = _row(result)
+        with self._pending_lock:
+            self._pending.append(row)
+            if len(self._pending) > MAX_PENDING_ROWS:
+                del self._pending[0]
+                self.failures += 1
+            if self._writer is None and not self._closed.is_set():
+                self._writer = threading.Thread(target=self._write_batches, name="feedback-log-writer", daemon=True)
+                self._writer.start()
+
+    def flush(self) -> None:
+        """Write the rows :meth:`log_later` queued; raises FeedbackUnavailable (and drops them) if the database cannot take them."""
+        with self._pending_lock:
+            if not self._pending:
+                return
+        self._run(lambda b: None)
+
+    def _write_batches(self) -> None:
+        while not self._closed.wait(LOG_BATCH_SECONDS):
+            try:
+                self.flush()
+            except FeedbackUnavailable:
+                pass  # counted and logged once by _failed; answers go on
+
+    def _write_pending(self, backend: Backend) -> None:
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        if rows:
+            self._purge_if_due(backend)
+            backend.insert_many(_INSERT_SQL, rows)
 
     def set_feedback(self, interaction_id: int, vote: Vote | None, reason: str | None = None) -> bool:
         """Set (or with ``None`` withdraw) the vote; ``reason=None`` keeps the stored reason. False if no such row."""
@@ -558,6 +632,11 @@ class FeedbackStore:
         with open(fd, "w", encoding="utf-8", newline="") as fh:
             fh.writelines(self.csv_chunks())
         return path
+
+
+def _row(result: Mapping[str, Any]) -> tuple[object, ...]:
+    cited = json.dumps([c["path"] for c in result.get("citations", ())], ensure_ascii=False)
+    return (_now(), result["question"], result["rewritten_question"], result["answer"], cited, int(bool(result["abstained"])))
 
 
 def _csv_text(rows: Iterator[tuple[str, ...]]) -> Iterator[str]:

@@ -8,7 +8,8 @@ Layout, beside the configured index path (``index/current`` by default)::
                          the tuning knobs (informational)
         documents.json   the parsed documents (for citations and the document browser)
         chunks.jsonl     one chunk per line, in vector order
-        vectors.faiss    IndexFlatIP over L2-normalized embeddings (inner product = cosine), memory-mapped
+        vectors.faiss    inner-product FAISS index over L2-normalized embeddings (cosine), memory-mapped: Flat, HNSW or
+                         IVF-SQ8 by corpus size (``vectors.choose_kind``); the manifest names the kind and its search settings
         keywords/        bm25s index, jieba user dictionary, document frequencies
 
 A build folder is written completely and fsynced under a temporary name, renamed to its
@@ -47,6 +48,7 @@ from .chunking import Chunk, Level, chunk_corpus, unit_key
 from .keywords import KeywordIndex, harvest_terms
 from .lexicon import Settings
 from .parsing import Document, Unit, corpus_files, parse_corpus
+from .vectors import EXACT_KINDS, IndexKind, apply_search_params, build_vector_index, kind_of, search_params
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,8 @@ class Manifest:
     built_by: str
     files: tuple[FileCheck, ...] = ()  # empty in indexes written before checksums
     reused_vectors: int = 0  # vectors taken over from the previous build instead of embedded again
+    index_kind: str = IndexKind.FLAT.value  # vectors.IndexKind; indexes written before the choice by size are Flat
+    search_params: dict[str, int] = dataclasses.field(default_factory=dict)  # efSearch / nprobe / …, restored on load
     # Informational: the reviewed tuning knobs (lexicon/settings.tsv) when this index was built. They act at
     # query time, not on what is indexed, so they are no part of the rebuild check (format, model, corpus hash)
     # nor of the content hash (manifest.json is not among the checked files): changing a knob never forces a rebuild.
@@ -124,6 +128,36 @@ class Manifest:
         if not self.files:  # an older index: its corpus and build time identify it
             return hashlib.sha256(f"{self.corpus_hash}\0{self.built_at}".encode()).hexdigest()
         return hashlib.sha256("\n".join(f"{f.path}\0{f.size}\0{f.sha256}" for f in self.files).encode()).hexdigest()
+
+
+def _manifest(
+    paths: Sequence[Path], docs: list[Document], chunks: list[Chunk], model: str, vectors: faiss.Index, *, built_by: str, reused: int, seconds: float
+) -> Manifest:
+    per_doc: dict[str, int] = {}
+    for c in chunks:
+        per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
+    return Manifest(
+        format_version=FORMAT_VERSION,
+        model=model,
+        dimension=int(vectors.d),
+        corpus_hash=corpus_hash(paths),
+        chunk_count=len(chunks),
+        documents=tuple(
+            {"doc_id": d.doc_id, "title": d.title, "source": d.source, "units": len(d.units), "chunks": per_doc.get(d.doc_id, 0), "sha256": document_hash(d)}
+            for d in docs
+        ),
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(seconds, 2),
+        built_by=f"{built_by} {__version__} (python {platform.python_version()}, faiss {faiss.__version__})",
+        reused_vectors=reused,
+        index_kind=kind_of(vectors).value,
+        search_params=search_params(vectors),
+        settings=Settings().to_json(),
+    )
+
+
+def _describe(params: dict[str, int]) -> str:
+    return ", " + ", ".join(f"{k} {v}" for k, v in params.items()) if params else ""
 
 
 def corpus_hash(paths: Sequence[Path]) -> str:
@@ -158,7 +192,8 @@ class Index:
 
     @property
     def vectors(self) -> np.ndarray:
-        """The embeddings, row i for chunk i: a read-only view of FAISS's own (memory-mapped) storage, valid while this Index lives."""
+        """The embeddings, row i for chunk i: for Flat, a read-only view of FAISS's own (memory-mapped) storage, valid while
+        this Index lives; for the other kinds a copy reconstructed from the index (approximate for IVF's 8-bit codes)."""
         n, d = self.faiss.ntotal, self.faiss.d
         if n == 0:
             return np.zeros((0, d), dtype=np.float32)
@@ -178,8 +213,12 @@ class Index:
         reuse: Index | None = None,
         progress: Callable[[str], None] | None = None,
         built_by: str = "policyqa",
+        kind: str | IndexKind = "auto",
     ) -> Index:
-        """Parse, chunk, embed and index ``paths``; chunks already in ``reuse`` (same model) keep their vectors."""
+        """Parse, chunk, embed and index ``paths``; chunks already in ``reuse`` (same model) keep their vectors.
+
+        ``kind`` is the vector index type, by default :func:`vectors.choose_kind` of the chunk count
+        (Flat for the notice's few hundred chunks)."""
         say = progress or logger.info
         start = time.perf_counter()
         paths = [Path(p) for p in paths]
@@ -188,32 +227,13 @@ class Index:
         if not chunks:
             raise IndexLoadError(f"nothing to index: no document under {', '.join(map(str, paths))} has text that could be parsed")
         embeddings, reused = _embed(chunks, embedder, reuse, say)
-        vectors = faiss.IndexFlatIP(embeddings.shape[1])
-        vectors.add(embeddings)
+        vectors = build_vector_index(embeddings, kind)
         del embeddings  # FAISS holds its own copy
         say("Building the BM25 keyword index …")
         terms = harvest_terms(u.text for d in docs for u in d.units)
         keywords = KeywordIndex.build([c.text for c in chunks], terms)
-        per_doc: dict[str, int] = {}
-        for c in chunks:
-            per_doc[c.doc_id] = per_doc.get(c.doc_id, 0) + 1
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            model=embedder.model_id,
-            dimension=int(vectors.d),
-            corpus_hash=corpus_hash(paths),
-            chunk_count=len(chunks),
-            documents=tuple(
-                {"doc_id": d.doc_id, "title": d.title, "source": d.source, "units": len(d.units), "chunks": per_doc.get(d.doc_id, 0), "sha256": document_hash(d)}
-                for d in docs
-            ),
-            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            build_seconds=round(time.perf_counter() - start, 2),
-            built_by=f"{built_by} {__version__} (python {platform.python_version()}, faiss {faiss.__version__})",
-            reused_vectors=reused,
-            settings=Settings().to_json(),
-        )
-        say(f"Index built in {manifest.build_seconds:.1f} s.")
+        manifest = _manifest(paths, docs, chunks, embedder.model_id, vectors, built_by=built_by, reused=reused, seconds=time.perf_counter() - start)
+        say(f"Index built in {manifest.build_seconds:.1f} s ({manifest.index_kind} vector index{_describe(manifest.search_params)}).")
         return cls(manifest, docs, chunks, vectors, keywords)
 
     # -- persistence ----------------------------------------------------------------------
@@ -257,6 +277,7 @@ class Index:
         manifest = cls.verify(folder, expect_model=expect_model, expect_corpus_hash=expect_corpus_hash)
         with _reading(folder / "vectors.faiss"):
             vectors = faiss.read_index(str(folder / "vectors.faiss"), _MMAP_FLAGS)
+            _restore_search_params(vectors, manifest, folder)
         chunks = _read_chunks(folder / "chunks.jsonl")
         with _reading(folder / "documents.json"):
             docs = [Document.from_json(d) for d in json.loads((folder / "documents.json").read_text(encoding="utf-8"))]
@@ -332,7 +353,8 @@ def load_or_build(
 def _embed(chunks: list[Chunk], embedder: PassageEmbedder, reuse: Index | None, say: Callable[[str], None]) -> tuple[np.ndarray, int]:
     """Vectors for ``chunks``: rows of ``reuse`` for chunk ids it holds (same model), the rest embedded now."""
     known: dict[str, int] = {}
-    if reuse is not None and reuse.manifest.model == embedder.model_id:
+    # Lossy codes (IVF-SQ8, PQ) are not reused: re-quantising reconstructed vectors would drift with every rebuild.
+    if reuse is not None and reuse.manifest.model == embedder.model_id and kind_of(reuse.faiss) in EXACT_KINDS:
         known = {c.chunk_id: i for i, c in enumerate(reuse.chunks)}
     pairs = [(i, known[c.chunk_id]) for i, c in enumerate(chunks) if c.chunk_id in known]
     todo = [i for i, c in enumerate(chunks) if c.chunk_id not in known]
@@ -383,6 +405,17 @@ def _reading(path: Path) -> Iterator[None]:
     except _READ_ERRORS as exc:
         detail = (str(exc).strip().splitlines() or [""])[0][:200]
         raise IndexDamagedError(f"{path} is unreadable ({type(exc).__name__}: {detail}); {_FIX}") from exc
+
+
+def _restore_search_params(vectors: faiss.Index, manifest: Manifest, folder: Path) -> None:
+    """Set the manifest's search-time settings (efSearch, nprobe, k_factor) on the loaded index. An index of another
+    kind than the manifest names (or than ``choose_kind`` would pick today) is served as it is, with its own settings."""
+    actual = kind_of(vectors)
+    if actual.value != manifest.index_kind:
+        logger.warning("index at %s: the manifest says a %s vector index, the file holds %s; serving it as %s", folder, manifest.index_kind, actual.value, actual.value)
+        return
+    if manifest.search_params:
+        apply_search_params(vectors, manifest.search_params)
 
 
 def _read_manifest(folder: Path) -> Manifest:

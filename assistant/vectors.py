@@ -50,6 +50,10 @@ def choose_kind(n: int) -> IndexKind:
     return IndexKind.HNSW if n <= HNSW_MAX else IndexKind.IVFSQ8
 
 
+#: Kinds whose stored vectors reconstruct exactly (a rebuild may reuse them); the others keep 8-bit or PQ codes.
+EXACT_KINDS = frozenset({IndexKind.FLAT, IndexKind.HNSW})
+
+
 def _faiss():
     try:
         import faiss
@@ -114,6 +118,42 @@ def search_params(index) -> dict[str, int]:
     elif isinstance(index, faiss.IndexIVF):
         out |= {"nlist": int(index.nlist), "nprobe": int(index.nprobe)}
     return out
+
+
+def kind_of(index) -> IndexKind:
+    """The :class:`IndexKind` of a FAISS index built by :func:`build_vector_index` (or read back from disk)."""
+    faiss = _faiss()
+    if isinstance(index, faiss.IndexRefine):
+        return IndexKind.IVFPQ
+    if isinstance(index, faiss.IndexHNSW):
+        return IndexKind.HNSW
+    if isinstance(index, faiss.IndexIVFScalarQuantizer):
+        return IndexKind.IVFSQ8
+    if isinstance(index, faiss.IndexIVFPQ):
+        return IndexKind.IVFPQ
+    if isinstance(index, faiss.IndexFlat):
+        return IndexKind.FLAT
+    raise ValueError(f"unsupported FAISS index type {type(index).__name__}")
+
+
+#: The :func:`search_params` keys that are only read at search time; the others (M, nlist) are fixed by the build.
+TUNABLE_PARAMS = ("efSearch", "nprobe", "k_factor")
+
+
+def apply_search_params(index, params: dict[str, int]) -> dict[str, int]:
+    """Set the search-time settings in ``params`` (efSearch, nprobe, k_factor) on ``index`` where it has them;
+    returns the settings now in effect (:func:`search_params`). Keys the index does not have are ignored."""
+    faiss = _faiss()
+    inner = index
+    if isinstance(index, faiss.IndexRefine):
+        if "k_factor" in params:
+            index.k_factor = float(params["k_factor"])
+        inner = faiss.downcast_index(index.base_index)
+    if isinstance(inner, faiss.IndexHNSW) and "efSearch" in params:
+        inner.hnsw.efSearch = int(params["efSearch"])
+    elif isinstance(inner, faiss.IndexIVF) and "nprobe" in params:
+        inner.nprobe = max(1, min(int(params["nprobe"]), int(inner.nlist)))
+    return search_params(index)
 
 
 @dataclass(frozen=True)

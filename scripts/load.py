@@ -36,7 +36,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "artifacts" / "bench"
-POLICYQA = Path(sys.executable).with_name("policyqa")
+# `python -m assistant` from ROOT serves this checkout's code (the `policyqa` script of an editable install may
+# point at another worktree).
+POLICYQA = [sys.executable, "-m", "assistant"]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -49,13 +52,24 @@ class LoadResult:
     errors: dict[str, int]
     latencies_ms: list[float] = field(repr=False)
     server_rss_mb: float | None = None  # peak of the per-process RSS sum while under load (after warm-up)
-    server_pss_mb: float | None = None  # peak of the per-process PSS sum while under load (after warm-up)
+    server_pss_mb: float | None = None  # per-process PSS sum right after the measured load
     server_processes: int = 0
     warm_rss_mb: float | None = None  # RSS sum at the end of the warm-up, before the measured load
     warm_pss_mb: float | None = None
     end_rss_mb: float | None = None  # RSS sum at the end of the measured load
     warmup_s: float = 0.0
     rss_timeline_mb: list[tuple[float, float]] = field(default_factory=list, repr=False)  # (s since measured load began, RSS sum)
+    server_cpu_s: float | None = None  # CPU seconds (user + system) the server's processes used during the measured load
+    client_cpu_s: float | None = None  # CPU seconds this load generator used meanwhile
+    machine_busy_cpu_s: float | None = None  # CPU seconds all processes on the machine used meanwhile (other work included)
+
+    @property
+    def server_cpu_ms_per_answer(self) -> float | None:
+        return 1000 * self.server_cpu_s / self.answers if self.server_cpu_s is not None and self.answers else None
+
+    @property
+    def client_cpu_ms_per_answer(self) -> float | None:
+        return 1000 * self.client_cpu_s / self.answers if self.client_cpu_s is not None and self.answers else None
 
     @property
     def growth_after_warmup(self) -> float | None:
@@ -68,7 +82,8 @@ class LoadResult:
 
     def summary(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
-        return d | {"growth_after_warmup": self.growth_after_warmup, "rps": self.answers / self.seconds, "p50_ms": self.pct(0.5), "p95_ms": self.pct(0.95), "p99_ms": self.pct(0.99)}
+        cpu = {"server_cpu_ms_per_answer": self.server_cpu_ms_per_answer, "client_cpu_ms_per_answer": self.client_cpu_ms_per_answer}
+        return d | cpu | {"growth_after_warmup": self.growth_after_warmup, "rps": self.answers / self.seconds, "p50_ms": self.pct(0.5), "p95_ms": self.pct(0.95), "p99_ms": self.pct(0.99)}
 
 
 # -- the server's processes and memory ------------------------------------------------------------
@@ -103,12 +118,33 @@ def _status_kb(pid: int, file: str, key: str) -> int:
     return 0
 
 
-def memory_mb(pid: int) -> tuple[float, float, int]:
-    """(RSS sum, PSS sum, process count) over ``pid`` and its descendants."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its descendants so far (from /proc/<pid>/stat)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLOCK_TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent on anything but idle and iowait, summed over all cores, since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLOCK_TICKS
+
+
+def memory_mb(pid: int, *, pss: bool = True) -> tuple[float, float, int]:
+    """(RSS sum, PSS sum, process count) over ``pid`` and its descendants. PSS walks every page table
+    (/proc/<pid>/smaps_rollup holds the process's memory lock meanwhile, stalling its page faults): read it only
+    outside the measured load. Sampled once a second during the load, it halved the answers/s of 2 workers
+    (43 vs 76 answers/s against the same server)."""
     pids = process_tree(pid)
     rss = sum(_status_kb(p, "status", "VmRSS") for p in pids)
-    pss = sum(_status_kb(p, "smaps_rollup", "Pss") for p in pids)
-    return rss / 1024, pss / 1024, len(pids)
+    pss_kb = sum(_status_kb(p, "smaps_rollup", "Pss") for p in pids) if pss else 0
+    return rss / 1024, (pss_kb / 1024 if pss else float("nan")), len(pids)
 
 
 # -- starting and stopping a server ---------------------------------------------------------------
@@ -143,14 +179,14 @@ def start_server(workers: int, *, index_dir: Path | None = None, log_path: Path 
     """`policyqa serve` on a free loopback port, in its own session (so it and its workers can be stopped together);
     feedback goes to a temporary data dir so a load test leaves no interaction log behind."""
     port = free_port()
-    cmd = [str(POLICYQA), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    cmd = [*POLICYQA, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if index_dir is not None:
         cmd += ["--index-dir", str(index_dir)]
     data_dir = Path(tempfile.mkdtemp(prefix="policyqa-load-"))
     env = os.environ | {"POLICYQA_DATA_DIR": str(data_dir)}
     log = open(log_path, "wb") if log_path else open(os.devnull, "wb")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT)
     server = Server(proc, f"http://127.0.0.1:{port}", float("nan"), log, data_dir)
     try:
         server.ready_s = wait_healthy(server.url, timeout, proc) - t0
@@ -199,11 +235,11 @@ async def _client(http: httpx.AsyncClient, bodies: list[dict[str, Any]], start: 
 
 
 async def _sample_memory(pid: int, every: float, peaks: list[float], timeline: list[tuple[float, float]]) -> None:
-    """Peak RSS / PSS sums while the load runs (workers grow as they answer), and RSS once a second."""
+    """Peak RSS sum while the load runs (workers grow as they answer), once a second, from the cheap VmRSS counter."""
     t0 = time.perf_counter()
     while True:
-        rss, pss, n = await asyncio.to_thread(memory_mb, pid)
-        peaks[0], peaks[1], peaks[2] = max(peaks[0], rss), max(peaks[1], pss), max(peaks[2], n)
+        rss, _, n = await asyncio.to_thread(memory_mb, pid, pss=False)
+        peaks[0], peaks[2] = max(peaks[0], rss), max(peaks[2], n)
         timeline.append((round(time.perf_counter() - t0, 1), round(rss, 1)))
         await asyncio.sleep(every)
 
@@ -223,16 +259,20 @@ async def run(url: str, clients: int, seconds: float, bodies: list[dict[str, Any
         sampler = asyncio.create_task(_sample_memory(pid, 1.0, peaks, timeline)) if pid else None
         lat: list[float] = []
         errors: Counter[str] = Counter()
+        cpu0 = (cpu_seconds(pid) if pid else float("nan"), time.process_time(), machine_busy_seconds())
         t0 = time.perf_counter()
         await asyncio.gather(*(_client(http, bodies, k * 7, t0 + seconds, lat, errors) for k in range(clients)))
         elapsed = time.perf_counter() - t0
+        cpu1 = (cpu_seconds(pid) if pid else float("nan"), time.process_time(), machine_busy_seconds())
         if sampler is not None:
             sampler.cancel()
     res = LoadResult(clients, elapsed, len(lat), dict(errors), lat, warmup_s=warmup)
+    res.server_cpu_s = cpu1[0] - cpu0[0] if pid else None
+    res.client_cpu_s, res.machine_busy_cpu_s = cpu1[1] - cpu0[1], cpu1[2] - cpu0[2]
     if pid:
-        res.server_rss_mb, res.server_pss_mb, res.server_processes = peaks[0], peaks[1], int(peaks[2])
+        res.server_rss_mb, res.server_processes = peaks[0], int(peaks[2])
         res.warm_rss_mb, res.warm_pss_mb = warm[0], warm[1]
-        res.end_rss_mb = memory_mb(pid)[0]
+        res.end_rss_mb, res.server_pss_mb, _ = memory_mb(pid)  # PSS only now, after the measured load
         res.rss_timeline_mb = timeline
     return res
 
@@ -252,12 +292,22 @@ def load_test(workers: int, clients: int, seconds: float, bodies: list[dict[str,
     return {"workers": workers, "ready_s": server.ready_s, "loadavg_1min_before": busy} | idle | res.summary()
 
 
+def _cpu_cell(r: dict[str, Any]) -> str:
+    """CPU milliseconds per answer: the server's, the load generator's, and the whole machine's (2 cores = 2000 ms/s)."""
+    if not r.get("answers"):
+        return "–"
+    server = f"{r['server_cpu_ms_per_answer']:.1f}" if r.get("server_cpu_ms_per_answer") is not None else "–"
+    machine = 1000 * r["machine_busy_cpu_s"] / r["answers"] if r.get("machine_busy_cpu_s") is not None else float("nan")
+    return f"{server} / {r['client_cpu_ms_per_answer']:.1f} / {machine:.1f}"
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = (
         "| workers | clients × s | answers/s | p50 ms | p95 ms | p99 ms | errors | ready s "
-        "| RSS MB idle → after warm-up → peak (growth after warm-up) | PSS MB warm-up → peak (processes) | load avg before |\n"
+        "| RSS MB idle → after warm-up → peak (growth after warm-up) | PSS MB after warm-up → after load (processes) "
+        "| CPU ms/answer server / load generator / whole machine | load avg before |\n"
     )
-    head += "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     lines = []
     for r in rows:
         idle = f"{r['idle_rss_mb']:.0f}" if r.get("idle_rss_mb") else "–"
@@ -266,9 +316,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         mem = f"{r['warm_pss_mb']:.0f} → {r['server_pss_mb']:.0f} ({r['server_processes']})" if r.get("server_pss_mb") else "–"
         errs = sum(r["errors"].values())
         err = f"{errs} {r['errors']}" if errs else "0"
+        cpu = _cpu_cell(r)
         lines.append(
             f"| {r.get('workers', '–')} | {r['clients']} × {r['seconds']:.0f} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} "
-            f"| {err} | {r.get('ready_s', float('nan')):.1f} | {rss} | {mem} | {r.get('loadavg_1min_before', float('nan')):.1f} |\n"
+            f"| {err} | {r.get('ready_s', float('nan')):.1f} | {rss} | {mem} | {cpu} | {r.get('loadavg_1min_before', float('nan')):.1f} |\n"
         )
     return head + "".join(lines)
 

@@ -301,9 +301,12 @@ def test_a_broken_settings_file_is_a_setup_error(hash_model: Path, tmp_path: Pat
 
 def test_serve_passes_workers(monkeypatch):
     calls: list[dict] = []
-    monkeypatch.setitem(sys.modules, "assistant.web", types.SimpleNamespace(serve=lambda **kw: calls.append(kw)))
+    monkeypatch.setitem(sys.modules, "assistant.web", types.SimpleNamespace(serve=lambda **kw: calls.append(kw | {"by": "web"})))
+    monkeypatch.setattr("assistant.supervisor.serve_workers", lambda **kw: calls.append(kw | {"by": "supervisor"}))
     assert cli.main(["serve", "--workers", "3", "--port", "8123"]) == cli.EXIT_OK
     assert calls[0]["workers"] == 3 and calls[0]["port"] == 8123 and calls[0]["host"] == "127.0.0.1"
+    assert calls[0]["by"] == "supervisor"  # N workers: the light supervisor, which never imports the web app
+    assert cli.main(["serve"]) == cli.EXIT_OK and calls[1]["by"] == "web" and calls[1]["workers"] == 1
     with pytest.raises(SystemExit):
         cli.main(["serve", "--workers", "0"])
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -355,3 +356,32 @@ def test_database_url_from_the_environment(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("POLICYQA_RETENTION_DAYS", "soon")
     assert FeedbackStore.open(tmp_path).retention_days == feedback.DEFAULT_RETENTION_DAYS
     assert os.environ.get("POLICYQA_RETENTION_DAYS") == "soon"
+
+
+def test_batched_question_log_is_written_in_order_and_seen_by_every_read(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(feedback, "LOG_BATCH_SECONDS", 30.0)  # only reads, writes and close() write the batch here
+    store = FeedbackStore.open(tmp_path)
+    first = store.log(result("同步的问题"))
+    for i in range(5):
+        store.log_later(result(f"批量问题{i}", abstained=i == 0))
+    assert store.count() == 6  # a read writes the queued rows first
+    later = store.log(result("又一个同步的问题"))
+    assert later == first + 6  # queued rows took the ids in between, in the order they were logged
+    assert [r["question"] for r in store.iter_rows()][1:6] == [f"批量问题{i}" for i in range(5)]
+    store.log_later(result("关闭前的问题"))
+    store.close()
+    again = FeedbackStore.open(tmp_path)
+    assert again.count() == 8 and [q.key for q in again.top_unanswered()] == ["批量问题0"]
+
+
+def test_batched_rows_are_written_by_the_background_thread(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(feedback, "LOG_BATCH_SECONDS", 0.05)
+    store = FeedbackStore.open(tmp_path)
+    store.log_later(result("后台写入的问题"))
+    db = sqlite3.connect(tmp_path / DB_NAME)  # another connection: sees only what was committed
+    deadline = time.monotonic() + 10
+    while db.execute("SELECT COUNT(*) FROM interactions").fetchone()[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert db.execute("SELECT question FROM interactions").fetchall() == [("后台写入的问题",)]
+    db.close()
+    store.close()

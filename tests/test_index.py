@@ -348,3 +348,74 @@ def test_list_items_and_table_rows_are_also_read_under_their_heading():
     assert context["qinglan-after-school-service-notice#6、①"].startswith("6、安全管理：学校要建立学生考勤")
     assert context["qinglan-after-school-service-notice#5、表1第2行"].startswith("5、收费标准：服务项目：小学第二时段")
     assert not any(key.startswith("dongli-") for key in context)  # work points stand alone
+
+
+# -- the vector index kind, chosen by size and recorded in the manifest -------------------------------
+def test_served_index_is_flat_for_the_notice_and_chosen_by_size(corpus: Path, tmp_path: Path, monkeypatch):
+    import faiss
+
+    from assistant import vectors
+
+    notice = load_or_build([corpus], tmp_path / "small", HashEmbedder())
+    assert notice.manifest.index_kind == "flat" and notice.manifest.search_params == {}
+    assert type(notice.faiss) is faiss.IndexFlatIP
+    monkeypatch.setattr(vectors, "FLAT_MAX", 100)  # the notice's ~300 chunks now count as a large corpus
+    large = load_or_build([corpus], tmp_path / "large", HashEmbedder())
+    assert large.manifest.index_kind == "hnsw"
+    assert large.manifest.search_params == {"M": vectors.HNSW_M, "efSearch": vectors.HNSW_EF_SEARCH}
+    on_disk = json.loads((tmp_path / "large" / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["index_kind"] == "hnsw" and on_disk["search_params"]["efSearch"] == vectors.HNSW_EF_SEARCH
+    assert isinstance(Index.load(tmp_path / "large").faiss, faiss.IndexHNSWFlat)
+
+
+def _top10(index: Index, emb: HashEmbedder) -> np.ndarray:
+    q = emb.encode_queries(["电脑摇号随机录取", "民办学校招生", "课后服务", "教师培训"]).astype(np.float32)
+    return index.faiss.search(q, 10)[1]
+
+
+@pytest.mark.parametrize(("kind", "setting", "value"), [("hnsw", "efSearch", 48), ("ivfsq8", "nprobe", 3)])
+def test_approximate_kinds_round_trip_with_their_search_settings(kind: str, setting: str, value: int, corpus: Path, tmp_path: Path):
+    from assistant.vectors import search_params
+
+    emb, target = HashEmbedder(), tmp_path / "idx"
+    built = Index.build([corpus], emb, kind=kind)
+    built.save(target)
+    loaded = Index.load(target, expect_model=emb.model_id, expect_corpus_hash=corpus_hash([corpus]))
+    assert loaded.manifest.index_kind == kind and search_params(loaded.faiss) == built.manifest.search_params != {}
+    assert np.array_equal(_top10(loaded, emb), _top10(built, emb))
+    # The manifest, not only the FAISS file, holds the setting: changed there, it is what the loaded index uses.
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    manifest["search_params"][setting] = value
+    (target / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert search_params(Index.load(target).faiss)[setting] == value
+    assert loaded.vectors.shape == (loaded.manifest.chunk_count, loaded.manifest.dimension)
+
+
+def test_an_index_of_another_kind_than_its_size_picks_still_loads(corpus: Path, tmp_path: Path, caplog):
+    import faiss
+
+    target = tmp_path / "idx"
+    Index.build([corpus], HashEmbedder(), kind="hnsw").save(target)
+    built_at = Index.load(target).manifest.built_at
+    served = load_or_build([corpus], target, HashEmbedder())  # choose_kind says Flat for ~300 chunks: served as HNSW, not rebuilt
+    assert isinstance(served.faiss, faiss.IndexHNSWFlat) and served.manifest.built_at == built_at
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    (target / "manifest.json").write_text(json.dumps(manifest | {"index_kind": "ivfsq8"}), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="assistant.index"):
+        assert isinstance(Index.load(target).faiss, faiss.IndexHNSWFlat)
+    assert "the manifest says a ivfsq8 vector index, the file holds hnsw" in caplog.text
+    older = {k: v for k, v in manifest.items() if k not in ("index_kind", "search_params")}  # written before the choice by size
+    (target / "manifest.json").write_text(json.dumps(older), encoding="utf-8")
+    old = Index.load(target)
+    assert old.manifest.index_kind == "flat" and old.manifest.search_params == {} and isinstance(old.faiss, faiss.IndexHNSWFlat)
+
+
+def test_lossy_vectors_are_not_reused(corpus: Path, tmp_path: Path):
+    target = tmp_path / "idx"
+    Index.build([corpus], HashEmbedder(), kind="ivfsq8").save(target)
+    emb = CountingEmbedder()
+    rebuilt = load_or_build([corpus], target, emb, rebuild=True)
+    assert rebuilt.manifest.reused_vectors == 0 and emb.embedded == rebuilt.manifest.chunk_count
+    Index.build([corpus], HashEmbedder(), kind="hnsw").save(target)
+    exact = load_or_build([corpus], target, CountingEmbedder(), rebuild=True)
+    assert exact.manifest.reused_vectors == exact.manifest.chunk_count

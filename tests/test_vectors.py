@@ -78,3 +78,15 @@ def test_search_params_name_the_recall_settings():
     assert {"nlist", "nprobe", "k_factor"} <= set(vectors.search_params(build_vector_index(x, "ivfpq")))
     ivf = vectors.search_params(build_vector_index(x, "ivfsq8"))
     assert ivf["nprobe"] == ivf["nlist"] // vectors.IVF_PROBE_FRACTION
+
+
+@pytest.mark.parametrize(("kind", "params", "expected"), [
+    ("flat", {"efSearch": 9, "nprobe": 9}, {}),
+    ("hnsw", {"efSearch": 40, "M": 4}, {"M": vectors.HNSW_M, "efSearch": 40}),  # M is fixed by the build
+    ("ivfsq8", {"nprobe": 10_000}, {"nlist": 20, "nprobe": 20}),  # never more lists than there are
+    ("ivfpq", {"k_factor": 8, "nprobe": 2}, {"k_factor": 8, "nlist": 20, "nprobe": 2}),
+])
+def test_search_settings_are_applied_and_reported(kind, params, expected):
+    index = build_vector_index(_unit(800), kind)
+    assert vectors.kind_of(index) is IndexKind(kind)
+    assert vectors.apply_search_params(index, params) == expected == vectors.search_params(index)

@@ -203,7 +203,7 @@ def test_a_failing_store_costs_no_answer(qa, tmp_path: Path, monkeypatch):
     def full_disk(*_args: object, **_kwargs: object) -> None:
         raise FeedbackUnavailable(Problem.FULL)
 
-    for method in ("log", "set_feedback", "set_reason"):
+    for method in ("log", "log_later", "set_feedback", "set_reason"):
         monkeypatch.setattr(app.state.feedback, method, full_disk)
     guard = app.state.feedback_guard
     with TestClient(app) as c:

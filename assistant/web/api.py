@@ -240,6 +240,17 @@ def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
         yield buffer.getvalue()
 
 
+def log_later(feedback: Feedback, result: dict[str, Any]) -> None:
+    """Queue the answer for the batched question log (no vote can refer to an API answer, so no id is waited for);
+    like every feedback failure, a refused row costs no answer and is counted once."""
+    if feedback.store is None:
+        return
+    try:
+        feedback.store.log_later(result)
+    except STORE_ERRORS as exc:
+        feedback._failed("log the interaction", exc)
+
+
 # -- routes ---------------------------------------------------------------------------------
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "请求无法解析 / the body cannot be parsed"},
@@ -264,7 +275,7 @@ def add_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: AdminGate)
         if qa is None:
             return error(503, *holder.unavailable_message(), status=holder.phase.value)
         result = qa.ask(body.question, body.history or ()).to_json()
-        feedback.log(result)
+        log_later(feedback, result)
         return result
 
     @app.get("/api/health", response_model=HealthResponse, responses={503: ERRORS[503]}, tags=["api"], summary="服务状态 / status")

