@@ -193,9 +193,11 @@ class Retriever:
         texts = [query, asked] if asked != query and self.settings.asked_weight > 0 else [query]
         qv = self.embedder.encode_queries(texts).astype(np.float32)
         sims, rows = self.index.faiss.search(qv, n)
-        per = np.empty((len(texts), n), dtype=np.float32)
+        # HNSW and IVF return -1 for the rows they did not visit: those rank as the least similar.
+        per = np.full((len(texts), n), -1.0, dtype=np.float32)
         for i in range(len(texts)):
-            per[i, rows[i]] = sims[i]
+            seen = rows[i] >= 0
+            per[i, rows[i][seen]] = sims[i][seen]
         w = self.settings.asked_weight
         return per.max(axis=0), per[0] if len(texts) == 1 else (1 - w) * per[0] + w * per[1]
 

@@ -397,3 +397,11 @@ def test_each_asked_fact_gets_the_sentence_that_holds_it(hash_embedder):
 )
 def test_ji_in_a_yes_no_question_is_indefinite(question: str, asks_number: bool):
     assert any(f.kind is AnswerType.NUMBER for f in asked_facts(question)) is asks_number
+
+
+def test_an_approximate_index_scores_the_rows_it_skipped_as_least_similar(hash_embedder):
+    # IVF visits a few lists only and returns -1 for the other rows: they must rank last, not hold stale memory.
+    index = Index.build([NOTICE], hash_embedder, kind="ivfsq8")
+    qa = PolicyQA(index, hash_embedder)
+    dense = qa.retriever.search(qa.read("2020年计划建设几所小学？")).dense
+    assert (dense == -1.0).any() and bool(((dense >= -1.0) & (dense <= 1.0 + 1e-5)).all())
