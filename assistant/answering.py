@@ -287,7 +287,7 @@ class AnswerBuilder:
         # 有效期几年？提前多久重新申请？: when no one sentence holds every asked fact, each fact gets the best one that holds it.
         for f in facts:
             if len(chosen) < max_sentences and not f.satisfied_by(" ".join(text[r] for r in chosen)):
-                chosen += [r for r in order if f.satisfied_by(text[r])][:1]
+                chosen += [r for r in order if r not in chosen and f.satisfied_by(text[r])][:1]
         idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 
