@@ -92,7 +92,7 @@ def cold_start(index_dir: Path, runs: int) -> dict[str, float]:
     cli = []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run([str(load.POLICYQA), "ask", "--json", "--index-dir", str(index_dir), COLD_QUESTION], check=True, capture_output=True, cwd=ROOT)
+        subprocess.run([*load.POLICYQA, "ask", "--json", "--index-dir", str(index_dir), COLD_QUESTION], check=True, capture_output=True, cwd=ROOT)
         cli.append(time.perf_counter() - t)
     out = {k: statistics.median(p[k] for p in phases) for k in phases[0] if k != "vmhwm_mb"}
     return out | {"vmhwm_mb": max(p["vmhwm_mb"] for p in phases), "cli_total": statistics.median(cli)}
