@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import mmap
 import struct
+import sys
+from array import array
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ _META = "\u2581"  # SentencePiece's metaspace marker
 @dataclass(frozen=True)
 class Vocabulary:
     pieces: dict[bytes, int]  # UTF-8 piece → id
-    scores: list[float]
+    scores: array  # float32 per piece id
     norm: dict[str, str]  # per-character normalisation (NFKC-like), from the model file
     bos: int
     eos: int
@@ -42,19 +45,20 @@ def read_vocabulary(bin_path: Path) -> Vocabulary:
         pos += 28
         offs = np.frombuffer(buf, np.uint32, n + 1, pos).tolist()
         pos += 4 * (n + 1)
-        scores = np.frombuffer(buf, np.float32, n, pos).tolist()
+        scores = array("f", buf[pos : pos + 4 * n])  # 1 MB; a list of floats would be 8
+        if sys.byteorder == "big":  # the file is little-endian
+            scores.byteswap()
         pos += 4 * n
         blob = buf[pos : pos + bloblen]
         pos += bloblen
         n_norm, nm_bytes = struct.unpack_from("<iI", buf, pos)
         norm = _norm_map(buf[pos + 8 : pos + 8 + nm_bytes], n_norm)
-    pieces: dict[bytes, int] = {}
-    for i in range(n):
-        piece = blob[offs[i] : offs[i + 1]]
-        if piece:
-            pieces.setdefault(piece, i)  # the engine's hash table keeps the first of equal pieces
-    longest = max(offs[i + 1] - offs[i] for i in range(n))
-    return Vocabulary(pieces, scores, norm, bos, eos, unk, min(scores) - 10.0, longest)
+    slices = [blob[a:b] for a, b in pairwise(offs)]
+    # Later entries overwrite earlier ones: reversed, the first of equal pieces wins, as in the engine's hash table.
+    pieces = dict(zip(reversed(slices), range(n - 1, -1, -1), strict=True))
+    pieces.pop(b"", None)
+    longest = int(np.diff(np.asarray(offs)).max())
+    return Vocabulary(pieces, scores, norm, bos, eos, unk, float(min(scores)) - 10.0, longest)
 
 
 def _norm_map(raw: bytes, count: int) -> dict[str, str]:
