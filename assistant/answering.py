@@ -217,6 +217,8 @@ class Evidence:
     quote_dense: float  # best cosine of the quoted sentences (or their clauses)
     coverage: float  # IDF-weighted share of query terms found in the quoted sentences
     type_ok: bool  # every asked kind of fact (number with its unit, date, …) appears in the quote
+    keyword: float = 0.0  # the top unit's BM25 over the best BM25 of any unit (1: the words agree with the ranking)
+    margin: float = 0.0  # fused score of the best-ranked unit minus the second's
 
 
 @dataclass(frozen=True)
@@ -305,11 +307,15 @@ class AnswerBuilder:
     def evidence(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> Evidence:
         top = selections[0]
         rows = self.index.rows_by_unit[top.hit.unit_key]
+        ranking = retrieval.ranking
+        best_keyword = max(h.keyword for h in ranking)
         return Evidence(
             top_dense=float(max(retrieval.dense[r] for r in rows)),
             quote_dense=max((float(retrieval.dense[r]) for r in rows if self.index.chunks[r].sentence in top.sentences), default=0.0),
             coverage=self._coverage(retrieval.tokens_for(self.index.units[top.hit.unit_key][0].year), top.quote),
             type_ok=facts_in(facts, top.quote),
+            keyword=top.hit.keyword / best_keyword if best_keyword > 0 else 0.0,
+            margin=ranking[0].score - ranking[1].score if len(ranking) > 1 else ranking[0].score,
         )
 
     def citation(self, sel: Selection) -> Citation:

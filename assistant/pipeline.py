@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import config
+from .abstention import Signals, signals
 from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, summarize
 from .index import Index, load_or_build
 from .inputs import InvalidQuestionError, validate_question
@@ -105,16 +106,28 @@ class PolicyQA:
         """Full, partial or no answer, and for a partial one the fact the quote lacks; a note says why there is none."""
         if note := self._scope_note(reading, selections, doc):
             return Coverage.NONE, None, note
-        t = self.settings
-        topical = ev.coverage >= t.coverage or ev.top_dense >= t.dense
         if not self._shares_words(reading):
             return Coverage.NONE, None, ""  # 明天会下雨吗: not one of its words is in any indexed text
+        missing = next((f for f in reading.facts if not f.satisfied_by(selections[0].quote)), None)
+        return self._by_rules(reading, ev, missing)
+
+    def signals(self, reading: Reading, ev: Evidence) -> Signals:
+        """The evidence signals of this decision, as scripts/fit_abstention.py records them to fit a learned one."""
+        return signals(reading, ev, self.index.keywords.tokenizer, self.index.keywords.doc_freq)
+
+    def _by_rules(self, reading: Reading, ev: Evidence, missing: Asked | None) -> tuple[Coverage, Asked | None, str]:
+        """The hand-set thresholds of settings.tsv: enough coverage or a close enough embedding."""
+        t = self.settings
         if not reading.facts:
+            topical = ev.coverage >= t.coverage or ev.top_dense >= t.dense
             return (Coverage.FULL if topical else Coverage.NONE), None, ""
         if ev.type_ok and (ev.coverage >= t.typed_coverage or ev.quote_dense >= t.typed_dense):
             return Coverage.FULL, None, ""
-        missing = next((f for f in reading.facts if not f.satisfied_by(selections[0].quote)), None)
-        if missing is not None and ev.coverage >= t.partial_coverage:  # the topic is named in the quote, not just near it
+        return self._declined(ev, missing)
+
+    def _declined(self, ev: Evidence, missing: Asked | None) -> tuple[Coverage, Asked | None, str]:
+        """How an answer that does not stand is declined: partly, when the quote names the topic but lacks the asked fact."""
+        if missing is not None and ev.coverage >= self.settings.partial_coverage:  # the topic is named in the quote, not just near it
             return Coverage.PARTIAL, missing, ""
         return Coverage.NONE, None, ""
 
