@@ -71,6 +71,24 @@ def test_bad_model_file_is_named(tmp_path):
         read_vocabulary(bad)
 
 
+# ---------------------------------------------------------------- word table (fast)
+
+
+def test_word_table_reads_rows_of_a_safetensors_file(tmp_path):
+    from safetensors.numpy import save_file
+
+    table = np.arange(5 * 4, dtype=np.float32).reshape(5, 4)
+    save_file({"embeddings.LayerNorm.bias": np.ones(4, np.float32), "embeddings.word_embeddings.weight": table}, str(tmp_path / "m.safetensors"))
+    rows = onnx_engine.WordTable(tmp_path / "m.safetensors")
+    assert (rows.rows, rows.dim) == (5, 4)
+    np.testing.assert_array_equal(rows[[4, 0, 4]], table[[4, 0, 4]])
+    with pytest.raises(onnx_engine.ExportError, match="token id 5 is outside the word table"):
+        rows[[5]]
+    save_file({"other": table}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(onnx_engine.ExportError, match="bad.safetensors has no float32"):
+        onnx_engine.WordTable(tmp_path / "bad.safetensors")
+
+
 # ---------------------------------------------------------------- 4-bit weights (fast)
 
 
