@@ -312,7 +312,7 @@ class AnswerBuilder:
         return Evidence(
             top_dense=float(max(retrieval.dense[r] for r in rows)),
             quote_dense=max((float(retrieval.dense[r]) for r in rows if self.index.chunks[r].sentence in top.sentences), default=0.0),
-            coverage=self._coverage(retrieval.tokens_for(self.index.units[top.hit.unit_key][0].year), top.quote),
+            coverage=self._coverage(tuple(t for t in retrieval.tokens_for(self.index.units[top.hit.unit_key][0].year) if t not in retrieval.translated), top.quote),
             type_ok=facts_in(facts, top.quote),
             keyword=top.hit.keyword / best_keyword if best_keyword > 0 else 0.0,
             margin=ranking[0].score - ranking[1].score if len(ranking) > 1 else ranking[0].score,

@@ -264,6 +264,10 @@ class Lexicon:
         """The policy terms the colloquial phrases in ``text`` stand for, once each."""
         return tuple(dict.fromkeys(t for e in self.colloquial if e.matches(text) for t in e.terms))
 
+    def colloquial_phrases(self, text: str) -> tuple[str, ...]:
+        """The colloquial phrases of ``text`` that an expansion translates (堵在厕所要钱 → 要钱)."""
+        return tuple(m.group(0) for e in self.colloquial for m in e.pattern.finditer(text))
+
     def entries(self) -> Iterable[tuple[str, str, str, Any]]:
         """(file, name, on, entry) for every rule that fires on text, for tests and the audit."""
         for r in self.rules.values():

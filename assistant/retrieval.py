@@ -13,7 +13,7 @@ import numpy as np
 
 from .chunking import Level
 from .index import Index
-from .lexicon import Settings, rule
+from .lexicon import Settings, lexicon, rule
 
 if TYPE_CHECKING:
     from .reading import Reading
@@ -54,6 +54,7 @@ class Retrieval:
     dense: np.ndarray  # cosine per chunk row
     keyword: np.ndarray  # BM25 per chunk row
     relative: tuple[int, ...] = ()  # offsets of the question's relative time words (今年 → 0)
+    translated: frozenset[str] = frozenset()  # colloquial words no indexed text uses, which an expansion stands for
 
     def tokens_for(self, doc_year: int | None) -> tuple[str, ...]:
         """The tokens, with 今年 / 明年 as the years they mean for a document of ``doc_year``."""
@@ -157,6 +158,14 @@ class Retriever:
         expansion = tokenizer(" ".join(reading.expansions)) if reading.expansions else []
         return tuple(t for t in dict.fromkeys([*words, *expansion, *tokenizer(" ".join(partial))]) if t not in self._title_tokens)
 
+    def translated(self, reading: Reading) -> frozenset[str]:
+        """Tokens of the question's colloquial phrases that no indexed text uses (要钱, 回扣): no quote can hold
+        them, and the policy terms they stand for are among the tokens instead, so they do not count against a
+        quote's coverage."""
+        phrases = lexicon().colloquial_phrases(reading.standalone)
+        known = self.index.keywords.doc_freq
+        return frozenset(t for t in self.index.keywords.tokenizer(" ".join(phrases)) if t not in known)
+
     def document_text(self, doc_id: str) -> str:
         """Title, issuer and every unit's text: what a district or a name must appear in to be covered."""
         return self._doc_text[doc_id]
@@ -227,7 +236,7 @@ class Retriever:
         ranking = tuple(
             Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i])) for i in order
         )
-        return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative)
+        return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative, self.translated(reading))
 
     def _fuse(self, mode: Mode, unit_dense: np.ndarray, unit_kw: np.ndarray, expanded: bool) -> np.ndarray:
         if mode is Mode.DENSE:

@@ -60,6 +60,12 @@ def test_colloquial_expansions():
     assert lexicon().expansions("2020年计划建设几所小学") == ()
 
 
+def test_colloquial_phrases_are_the_matched_words():
+    assert lexicon().colloquial_phrases("高年级的堵在厕所要钱，还有补课班") == ("补课", "要钱")
+    assert lexicon().colloquial_phrases("有没有不要钱的兴趣班") == ("兴趣班", "不要钱")  # 不要钱 is free, not extortion
+    assert lexicon().colloquial_phrases("2020年计划建设几所小学") == ()
+
+
 def test_settings_are_one_frozen_record_with_json():
     s = Settings()
     out = s.to_json()

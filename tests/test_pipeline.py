@@ -405,3 +405,12 @@ def test_an_approximate_index_scores_the_rows_it_skipped_as_least_similar(hash_e
     qa = PolicyQA(index, hash_embedder)
     dense = qa.retriever.search(qa.read("2020年计划建设几所小学？")).dense
     assert (dense == -1.0).any() and bool(((dense >= -1.0) & (dense <= 1.0 + 1e-5)).all())
+
+
+def test_translated_colloquial_words_do_not_count_against_coverage(real_qa):
+    """要钱 is in no indexed text; the bullying rule stands for it with 校园欺凌, which the quote can hold."""
+    reading = real_qa.read("孩子被高年级的要钱，区里管吗")
+    retrieval = real_qa.retriever.search(reading, k=3)
+    assert retrieval.translated == frozenset({"要钱"}) and "欺凌" in retrieval.tokens
+    # 上小学 → 小学 is a word of the text: it still counts, whatever its expansion adds
+    assert real_qa.retriever.search(real_qa.read("孩子上小学要什么材料"), k=3).translated == frozenset()
