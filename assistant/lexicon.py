@@ -59,6 +59,7 @@ class Settings:
     year_boost: float = _knob("year_boost")
     asked_weight: float = _knob("asked_weight")
     header_weight: float = _knob("header_weight")
+    effect_boost: float = _knob("effect_boost")
     scope_boost: float = _knob("scope_boost")
     # -- abstention
     coverage: float = _knob("coverage")
@@ -347,7 +348,7 @@ REPORT_ONLY = ("test", "holdout", "holdout2", "holdout3", "laws", "real_report",
 #: "a number is counted in its unit", "今年 is the document's year"; their rows are vocabulary, listed with --all.
 VOCABULARIES = ("units.tsv", "relative_time.tsv", "periods.tsv", "glossary.tsv")
 #: A rule over the quoted text is used by the questions that ask for what it finds (evidence.phone ↔ type.phone).
-PAIRS = {"evidence.day": "type.day_level", "national_issuer": "scope.national", "target": "current"}
+PAIRS = {"evidence.day": "type.day_level", "national_issuer": "scope.national", "target": "current", "evidence.effect": "asks_effect"}
 
 
 @dataclass(frozen=True)

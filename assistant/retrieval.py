@@ -135,6 +135,7 @@ class Retriever:
         self._points = [c.point for c in first]
         self._is_header = np.asarray([k.endswith("#header") for k in self.unit_keys])
         self._unit_texts = [index.chunks[r].text for r in self._unit_level_row]
+        self._is_effect = np.asarray([bool(rule("evidence.effect").search(t)) for t in self._unit_texts])
         self._doc_years = {d.year for d in index.documents if d.year}
         # Words every title shares (东丽区 when the notice is alone) are implicit in every unit
         # but written in only some: they would pull those units and make off-topic questions look covered.
@@ -231,6 +232,9 @@ class Retriever:
         # The header is where "who issued it / to whom" is answered, and rarely anything else.
         weight = 1 / self.settings.header_weight if rule("about_document").search(reading.standalone) else self.settings.header_weight
         fused = np.where(self._is_header, fused * weight, fused)
+        # 这个办法什么时候施行: the document's own clause answers, not an article on a licence's 有效期.
+        if rule("asks_effect").search(reading.standalone):
+            fused = np.where(self._is_effect, fused * self.settings.effect_boost, fused)
         allowed = np.ones(len(self.unit_keys), dtype=bool) if doc_ids is None else np.asarray([d in doc_ids for d in self._doc_ids])
         order = [i for i in np.argsort(-fused, kind="stable") if allowed[i]]
         ranking = tuple(

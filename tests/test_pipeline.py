@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -414,3 +415,18 @@ def test_translated_colloquial_words_do_not_count_against_coverage(real_qa):
     assert retrieval.translated == frozenset({"要钱"}) and "欺凌" in retrieval.tokens
     # 上小学 → 小学 is a word of the text: it still counts, whatever its expansion adds
     assert real_qa.retriever.search(real_qa.read("孩子上小学要什么材料"), k=3).translated == frozenset()
+
+
+def test_a_question_on_when_the_document_takes_effect_prefers_its_own_clause(tmp_path):
+    """有效期 is in a licence's article (第七条) and in the closing 本办法自…起施行 clause (第二十八条): asked about the
+    办法, the clause wins; asked about the licence, the article."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    doc = Path(__file__).parent / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    for question, article in (("这个校车管理办法从什么时候开始施行，有效期多久？", "第二十八条"), ("校车使用许可的有效期是多久？", "第七条")):
+        top = qa.retriever.search(qa.read(question), k=1).hits[0]
+        assert qa.index.units[top.unit_key][1].label.startswith(article) or article in qa.index.units[top.unit_key][1].text[:8], question
