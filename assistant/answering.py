@@ -97,12 +97,16 @@ class Asked:
             # 6个班, or a table cell whose label carries the unit: 招生班数：6
             counts = re.compile(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*个?(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d")
             return any(counts.search(c) and self.counted in c for c in re.split(r"[，,；;。\n]", text))
+        if self.kind is AnswerType.MONEY and self.unit:  # 每课时60元 is no fee per month
+            per = re.compile(rf"(?:每|/)[^，,；;。\n]{{0,6}}?(?:{lexicon().aliases(self.unit)})")
+            return any(rule("evidence.money").search(c) and per.search(c) for c in re.split(r"[，,；;。\n]", text))
         if self.day_level:
             return bool(rule("evidence.day").search(text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
 
 
 _TITLE = re.compile(r"《[^》]*》")
+_PERIODS = {"节课": "课时", "学年": "年"}  # how a question names the period of a fee → the measure word of units.tsv
 _LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")
 
@@ -124,6 +128,8 @@ def _refine(kind: AnswerType, question: str) -> Asked:
         return asked if asked.ordinal else replace(asked, current=True)
     if kind is AnswerType.DATE:
         return Asked(kind, day_level=bool(rule("type.day_level").search(question)))
+    if kind is AnswerType.MONEY and (m := rule("money.period").search(question)):  # 一个月收多少钱: a sum per month
+        return Asked(kind, _PERIODS.get(m.group(1), m.group(1)))
     if kind is not AnswerType.NUMBER:
         return Asked(kind)
     return _refine_number(question)

@@ -430,3 +430,20 @@ def test_a_question_on_when_the_document_takes_effect_prefers_its_own_clause(tmp
     for question, article in (("这个校车管理办法从什么时候开始施行，有效期多久？", "第二十八条"), ("校车使用许可的有效期是多久？", "第七条")):
         top = qa.retriever.search(qa.read(question), k=1).hits[0]
         assert qa.index.units[top.unit_key][1].label.startswith(article) or article in qa.index.units[top.unit_key][1].text[:8], question
+
+
+@pytest.mark.parametrize(
+    ("question", "quote", "held"),
+    [
+        ("坐校车每个月要交多少钱？", "教师补助标准为每课时60元。", False),  # a sum per lesson is no monthly fee
+        ("课后服务一个月收多少钱？", "收费标准：每生每月150元，按月收取。", True),
+        ("普惠园每个孩子每年补助多少钱？", "每生每年补助1000元。", True),
+        ("普惠园每个孩子每年补助多少钱？", "对违规者处1万元以上罚款，每年检查一次。", False),  # the sum and the period in different clauses
+        ("一年级入学要交多少钱？", "教师补助标准为每课时60元。", True),  # 一年级 names no period: any sum answers
+    ],
+)
+def test_a_fee_asked_per_period_needs_a_sum_per_that_period(question, quote, held):
+    from assistant.answering import AnswerType, asked_facts
+
+    money = next(f for f in asked_facts(question) if f.kind is AnswerType.MONEY)
+    assert money.satisfied_by(quote) is held
