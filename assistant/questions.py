@@ -16,6 +16,7 @@ from .lexicon import lexicon, rule
 from .retrieval import asking_part, normalize_query, years_in
 
 _TOPIC_POS = frozenset("njls")  # nouns, set phrases and place words (高中) name topics; verbs (参加) and adverbs (根本) do not
+_VERBAL_NOUN = "vn"  # 监控, 督导: a verb used as a noun names a topic too (only a specific one counts, as for nouns)
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
 
@@ -152,7 +153,7 @@ class Rewriter:
         generic = lexicon().generic
         # Terms harvested from the text (“鲁班工坊”) are topics whatever jieba's tag for them.
         terms = set(self._tokenizer.terms)
-        nouns = " ".join(w for w, f in self.pos_cut(text) if f[:1] in _TOPIC_POS or w in terms)
+        nouns = " ".join(w for w, f in self.pos_cut(text) if f[:1] in _TOPIC_POS or f == _VERBAL_NOUN or w in terms)
         # A colloquial word counts by its policy term (补课 → 校外培训机构), unless it only says what is asked (名额).
         colloquial = [t for e in lexicon().colloquial if (m := e.pattern.search(text)) and m.group(0) not in generic for t in e.terms]
         tokens = [*self._tokenizer(nouns), *self._tokenizer(" ".join(colloquial))]

@@ -252,6 +252,12 @@ def test_a_colloquial_word_that_only_says_what_is_asked_keeps_the_topic(qa: Poli
     assert rewritten.startswith("阳光素拓公益班") and rewritten.endswith("名额有多少个?")
 
 
+def test_a_verbal_noun_names_a_topic_of_its_own(qa: PolicyQA):
+    """另外 usually leans on the last turn, but 监控 (a verb used as a noun, in one point) is a topic of its own."""
+    assert not qa.read("另外幼儿园里装监控了吗", ["师德负面清单是怎么回事"]).used_history
+    assert qa.read("另外呢？", ["师德负面清单是怎么回事"]).used_history
+
+
 def test_asking_for_more_quotes_what_the_last_answer_did_not(qa: PolicyQA):
     first = qa.ask("特殊教育中心、学区资源中心、学校资源教室三级管理网络？")
     more = qa.ask("具体还有哪些措施？", ["特殊教育中心、学区资源中心、学校资源教室三级管理网络？"])
