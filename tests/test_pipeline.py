@@ -115,7 +115,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("我当班主任好几年了，有比赛吗？", ()),  # 好几年 is no question
         ("班里有几个大个子欺负他。区里有没有规定？", ()),  # the number is in the story, not the question
         ("现在算是第几个周期？", (Asked(N, "周期", ordinal=True),)),  # an ordinal has no present value
-        ("每个孩子一年能拿到多少补助？", (Asked(AnswerType.MONEY), Asked(N))),
+        ("每个孩子一年能拿到多少补助？", (Asked(AnswerType.MONEY, "年"), Asked(N))),  # a sum per year
         ("“五个一”活动到底是哪五个？", (Asked(AnswerType.ITEMS, count=5),)),
         ("“以案三促”具体是啥意思？", (Asked(AnswerType.ITEMS),)),
         ("“互联网+”都用在了哪些地方？", ()),  # asks where it is used, not what it consists of
