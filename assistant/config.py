@@ -21,6 +21,16 @@ def corpus_paths() -> list[Path]:
     return [Path(p).expanduser() for p in raw.split(":") if p.strip()]
 
 
+def memory_paths() -> list[Path]:
+    """Labelled questions (.jsonl files or folders of them): ``POLICYQA_MEMORY`` (``:``-separated; ``off`` for none) or ``memory/``."""
+    raw = os.environ.get("POLICYQA_MEMORY", "").strip()
+    if raw.lower() == "off":
+        return []
+    if not raw:
+        return [PROJECT_ROOT / "memory"]
+    return [Path(p).expanduser() for p in raw.split(":") if p.strip()]
+
+
 def index_dir() -> Path:
     """Where the built index lives: ``POLICYQA_INDEX_DIR`` or ``index/current``."""
     raw = os.environ.get("POLICYQA_INDEX_DIR", "").strip()

@@ -99,7 +99,7 @@ def load_questions(path: Path) -> list[Question]:
     return out
 
 
-def _is_gold(q: Question, ref: Ref, default_doc: str) -> bool:
+def is_gold(q: Question, ref: Ref, default_doc: str) -> bool:
     if ref.doc_id != (q.doc_id or default_doc):
         return False
     if q.sections:
@@ -108,7 +108,7 @@ def _is_gold(q: Question, ref: Ref, default_doc: str) -> bool:
 
 
 def _first_hit(q: Question, ranked: Sequence[Ref], default_doc: str) -> int | None:
-    return next((i for i, r in enumerate(ranked) if _is_gold(q, r, default_doc)), None)
+    return next((i for i, r in enumerate(ranked) if is_gold(q, r, default_doc)), None)
 
 
 def default_doc_id(qa) -> str:
@@ -210,7 +210,7 @@ def _misses(outcomes: Sequence[Outcome], default_doc: str) -> list[str]:
     lines = []
     for o in outcomes:
         final = o.ranked["final"]
-        wrong = (o.q.answerable and (o.abstained or not final or not _is_gold(o.q, final[0], default_doc))) or (not o.q.answerable and not o.abstained)
+        wrong = (o.q.answerable and (o.abstained or not final or not is_gold(o.q, final[0], default_doc))) or (not o.q.answerable and not o.abstained)
         if wrong:
             got = f"declined ({o.coverage})" if o.abstained else f"{final[0].doc_id} {final[0].section or final[0].point}"
             gold = list(o.q.sections or o.q.points) or "abstain"
@@ -318,9 +318,13 @@ def run_cli(args: argparse.Namespace, qa) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     default_doc = default_doc_id(qa)
+    # Cross-fitted: a set's own labelled questions never vote on it.
+    qa.forget([p.name for p in args.questions])
     outcomes = run(qa, questions, modes)
     title = f"policy-qa evaluation: {', '.join(str(p) for p in args.questions)}"
-    modes_m, _ = report(outcomes, default_doc, args.report_dir, title, qa.settings.to_json())
+    settings = {**qa.settings.to_json(), "memory_questions": len(qa.memory)}
+    modes_m, _ = report(outcomes, default_doc, args.report_dir, title, settings)
+    print(f"question memory: {len(qa.memory)} labelled questions voting (those of the sets scored left out)")
     print(table(modes_m, ("n", "hit@1", "hit@3", "mrr")))
     print(table({"final": modes_m["final"]}, FINAL_COLS))
     if args.report_dir:

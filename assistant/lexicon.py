@@ -82,6 +82,14 @@ class Settings:
     sentence_slack: float = _knob("sentence_slack")
     # -- follow-ups
     specific_units: int = _knob("specific_units")
+    # -- question memory (labelled questions as a nearest-neighbour vote)
+    memory_k: int = _knob("memory_k")
+    memory_floor: float = _knob("memory_floor")
+    memory_temperature: float = _knob("memory_temperature")
+    memory_weight: float = _knob("memory_weight")
+    memory_answer: float = _knob("memory_answer")
+    memory_decline: float = _knob("memory_decline")
+    memory_decline_near: float = _knob("memory_decline_near")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -14,6 +14,7 @@ from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidenc
 from .index import Index, load_or_build
 from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
+from .memory import Memory, Vote, load_memory
 from .parsing import Document
 from .questions import conjunct_questions
 from .reading import Language, QuestionReader, Reading
@@ -28,11 +29,14 @@ _RANGE = re.compile(r"(?:19|20)\d{2}\s*(?:年)?\s*[—–\-~至到]\s*(?:19|20)\
 class PolicyQA:
     """Load once, then :meth:`ask` as often as needed (thread-safe: read-only after load)."""
 
-    def __init__(self, index: Index, embedder, *, settings: Settings | None = None):
+    def __init__(self, index: Index, embedder, *, settings: Settings | None = None, memory: Memory | None = None):
         self.index = index
         self.embedder = embedder
         self.settings = settings = settings or Settings()
-        self.retriever = Retriever(index, embedder, settings)
+        # Every labelled question; the retriever votes with those that fit this index (see Memory.scoped).
+        self.labelled = memory or Memory.empty()
+        scoped = self.labelled.scoped(index.units, [d.doc_id for d in index.documents])
+        self.retriever = Retriever(index, embedder, settings, memory=scoped)
         self.builder = AnswerBuilder(index, settings)
         titles = {d.doc_id: d.title for d in index.documents}
         units = [u.text for _, u in index.units.values()]
@@ -54,8 +58,19 @@ class PolicyQA:
         from .embedding import load_embedder
 
         embedder = load_embedder(model)
-        index = load_or_build(list(corpus or config.corpus_paths()), index_dir or config.index_dir(), embedder, progress=progress, rebuild=rebuild)
-        return cls(index, embedder)
+        folder = index_dir or config.index_dir()
+        index = load_or_build(list(corpus or config.corpus_paths()), folder, embedder, progress=progress, rebuild=rebuild)
+        memory = load_memory(config.memory_paths(), embedder, folder.parent / "memory-cache")
+        return cls(index, embedder, memory=memory)
+
+    @property
+    def memory(self) -> Memory:
+        return self.retriever.memory
+
+    def forget(self, sources: Sequence[str]) -> None:
+        """Leave the labelled questions of ``sources`` (file names) out of the memory: an evaluation set is never
+        scored with its own labels."""
+        self.retriever.memory = self.memory.without(sources)
 
     def _answer_units(self, question: str) -> list[str]:
         """The text of the unit that best answers ``question`` asked alone (is a follow-up's topic part of it?)."""
@@ -83,7 +98,7 @@ class PolicyQA:
             selections[0] = self.builder.select(retrieval, selections[0].hit, reading.facts, shown=shown)
         ev = self.builder.evidence(retrieval, selections, reading.facts)
         doc = self.index.units[selections[0].hit.unit_key][0]
-        coverage, missing, note = self._decide(reading, ev, selections, doc)
+        coverage, missing, note = self._decide(reading, ev, selections, doc, retrieval.vote)
         if coverage is Coverage.NONE:
             return self._abstain(reading, retrieval, note, start)
         citations = tuple(self.builder.citation(s) for s in selections)
@@ -102,14 +117,32 @@ class PolicyQA:
         ms = (time.perf_counter() - start) * 1000
         return Answer(reading.question, reading.resolved(year), text, True, related, ms, Coverage.NONE, "", reading.used_history)
 
-    def _decide(self, reading: Reading, ev: Evidence, selections: list[Selection], doc: Document) -> tuple[Coverage, Asked | None, str]:
+    def _decide(
+        self, reading: Reading, ev: Evidence, selections: list[Selection], doc: Document, vote: Vote
+    ) -> tuple[Coverage, Asked | None, str]:
         """Full, partial or no answer, and for a partial one the fact the quote lacks; a note says why there is none."""
         if note := self._scope_note(reading, selections, doc):
             return Coverage.NONE, None, note
         if not self._shares_words(reading):
             return Coverage.NONE, None, ""  # 明天会下雨吗: not one of its words is in any indexed text
         missing = next((f for f in reading.facts if not f.satisfied_by(selections[0].quote)), None)
-        return self._by_rules(reading, ev, missing)
+        decision = self._by_rules(reading, ev, missing)
+        # The memory knows which unit a question is about, not whether the quote holds the date or figure asked.
+        asks_absent = bool(reading.facts) and (missing is not None or not ev.type_ok)
+        return self._by_memory(*decision, vote, selections[0].hit.unit_key, asks_absent)
+
+    def _by_memory(
+        self, coverage: Coverage, missing: Asked | None, note: str, vote: Vote, top: str, asks_absent: bool
+    ) -> tuple[Coverage, Asked | None, str]:
+        """Labelled questions close to this one overrule the rules: an answer their units gave stands on thin
+        evidence, unless a fact asked is not in the quote; a near paraphrase of questions the texts do not answer is
+        declined (only a near one: answerable questions often sit close to unanswerable ones)."""
+        t = self.settings
+        if coverage is not Coverage.FULL and not asks_absent and vote.for_unit(top) >= t.memory_answer:
+            return Coverage.FULL, None, ""
+        if coverage is Coverage.FULL and vote.abstain >= t.memory_decline and vote.nearest >= t.memory_decline_near:
+            return Coverage.NONE, None, ""
+        return coverage, missing, note
 
     def signals(self, reading: Reading, ev: Evidence) -> Signals:
         """The evidence signals of this decision, as scripts/fit_abstention.py records them to fit a learned one."""

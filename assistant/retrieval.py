@@ -14,6 +14,7 @@ import numpy as np
 from .chunking import Level
 from .index import Index
 from .lexicon import Settings, lexicon, rule
+from .memory import NO_VOTE, Memory, Vote
 
 if TYPE_CHECKING:
     from .reading import Reading
@@ -55,6 +56,7 @@ class Retrieval:
     keyword: np.ndarray  # BM25 per chunk row
     relative: tuple[int, ...] = ()  # offsets of the question's relative time words (今年 → 0)
     translated: frozenset[str] = frozenset()  # colloquial words no indexed text uses, which an expansion stands for
+    vote: Vote = NO_VOTE  # what the nearest labelled questions of the question memory say
 
     def tokens_for(self, doc_year: int | None) -> tuple[str, ...]:
         """The tokens, with 今年 / 明年 as the years they mean for a document of ``doc_year``."""
@@ -122,8 +124,11 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder, settings: Settings | None = None, fusion: Fusion = Fusion.WEIGHTED):
+    def __init__(
+        self, index: Index, embedder, settings: Settings | None = None, fusion: Fusion = Fusion.WEIGHTED, memory: Memory | None = None
+    ):
         self.index = index
+        self.memory = memory or Memory.empty()
         self.embedder = embedder
         self.settings = settings or Settings()
         self.fusion = fusion
@@ -181,24 +186,27 @@ class Retriever:
         named |= {d for d, y in self._doc_year.items() if y and y in s.years}
         return frozenset(named) if len(named) < len(self._doc_text) else frozenset()
 
-    def _dense(self, reading: Reading, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _dense(self, reading: Reading, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cosine per chunk: the best of whole text and asking sentence, and the blend that ranks.
 
         今年 is each document's own year: a question with relative time words is embedded once per
         document year (今年 → 2020年 for the notice), and each chunk is scored by its document's version.
+        The third array is the question's own vector (the first document year's), for the question memory.
         """
         if not reading.relative_words:
             return self._encode(reading.dense_text or reading.standalone, n)
         best = np.zeros(n, dtype=np.float32)
         blend = np.zeros(n, dtype=np.float32)
         prefix = reading.dense_text.removesuffix(reading.standalone)  # an English question keeps its own words first
+        vectors = []
         for year in np.unique(self._chunk_doc_year):
-            b, m = self._encode(prefix + reading.resolved(int(year) or None), n)
+            b, m, v = self._encode(prefix + reading.resolved(int(year) or None), n)
             rows = self._chunk_doc_year == year
             best[rows], blend[rows] = b[rows], m[rows]
-        return best, blend
+            vectors.append(v)
+        return best, blend, vectors[0]
 
-    def _encode(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         asked = asking_sentences(query)
         texts = [query, asked] if asked != query and self.settings.asked_weight > 0 else [query]
         qv = self.embedder.encode_queries(texts).astype(np.float32)
@@ -209,13 +217,13 @@ class Retriever:
             seen = rows[i] >= 0
             per[i, rows[i][seen]] = sims[i][seen]
         w = self.settings.asked_weight
-        return per.max(axis=0), per[0] if len(texts) == 1 else (1 - w) * per[0] + w * per[1]
+        return per.max(axis=0), per[0] if len(texts) == 1 else (1 - w) * per[0] + w * per[1], qv[0]
 
     def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         tokens = self.tokens(reading)
         n = len(self.index.chunks)
         zeros = np.zeros(n, dtype=np.float32)
-        dense, rank_dense = (zeros, zeros) if mode in (Mode.BM25, Mode.BM25_UNITS) else self._dense(reading, n)
+        dense, rank_dense, vector = (zeros, zeros, zeros[:0]) if mode in (Mode.BM25, Mode.BM25_UNITS) else self._dense(reading, n)
         keyword = self.index.keywords.scores([t for t in tokens if t not in self._implicit_years]) if mode is not Mode.DENSE else zeros
         if mode is Mode.BM25_UNITS:
             unit_dense, unit_kw = np.zeros(len(self.unit_keys), dtype=np.float32), keyword[self._unit_level_row]
@@ -236,11 +244,18 @@ class Retriever:
         if rule("asks_effect").search(reading.standalone):
             fused = np.where(self._is_effect, fused * self.settings.effect_boost, fused)
         allowed = np.ones(len(self.unit_keys), dtype=bool) if doc_ids is None else np.asarray([d in doc_ids for d in self._doc_ids])
-        order = [i for i in np.argsort(-fused, kind="stable") if allowed[i]]
+        # The memory's vote orders the units; their scores stay the texts' own evidence, which the answer step compares.
+        vote = self._vote(vector) if mode is Mode.HYBRID else NO_VOTE
+        voted = fused + self.settings.memory_weight * np.asarray([vote.for_unit(k) for k in self.unit_keys], dtype=np.float32)
+        order = [i for i in np.argsort(-voted, kind="stable") if allowed[i]]
         ranking = tuple(
             Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i])) for i in order
         )
-        return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative, self.translated(reading))
+        return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative, self.translated(reading), vote)
+
+    def _vote(self, vector: np.ndarray) -> Vote:
+        t = self.settings
+        return self.memory.vote(vector, k=t.memory_k, floor=t.memory_floor, temperature=t.memory_temperature) if vector.size else NO_VOTE
 
     def _fuse(self, mode: Mode, unit_dense: np.ndarray, unit_kw: np.ndarray, expanded: bool) -> np.ndarray:
         if mode is Mode.DENSE:

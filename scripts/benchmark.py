@@ -42,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 import load  # noqa: E402  (scripts/load.py)
 
 from assistant import config  # noqa: E402
-from assistant.evaluation import Outcome, Question, Ref, _is_gold, load_questions, metrics, run  # noqa: E402
+from assistant.evaluation import Outcome, Question, Ref, is_gold, load_questions, metrics, run  # noqa: E402
 from assistant.index import Index  # noqa: E402
 from assistant.parsing import Document, corpus_files  # noqa: E402
 from assistant.pipeline import PolicyQA  # noqa: E402
@@ -201,7 +201,7 @@ def score_peer(peer: Peer, questions: Sequence[Question], default_doc: str) -> d
         ids = peer.search(q.question)
         lat.append((time.perf_counter() - t) * 1000)
         outcomes.append(Outcome(q, ranked={"peer": [peer.owners[i] for i in ids]}))
-        lenient += bool(ids) and any(_is_gold(q, r, default_doc) for r in peer.covered[ids[0]])
+        lenient += bool(ids) and any(is_gold(q, r, default_doc) for r in peer.covered[ids[0]])
     m = metrics(outcomes, default_doc, "peer")
     return m | {"hit@1_lenient": lenient / len(questions), "p50_ms": statistics.median(lat), "p95_ms": pct(lat, 0.95)}
 

@@ -130,7 +130,7 @@ def _row(qa: Recorder, q: E.Question, name: str, group: str, default_doc: str) -
     rec: dict[str, Any] = qa.record if qa.record and "hard" in qa.record else {"hard": True, "rules": "none", "declined": "none", "signals": {}}  # no hit
     keys = lambda text: sum(k in text for k in q.keys) / len(q.keys) if q.keys else 0.0  # noqa: E731
     full = not a.abstained
-    gold = full and bool(a.citations) and E._is_gold(q, E.Ref(a.citations[0].doc_id, a.citations[0].point, a.citations[0].section), default_doc)
+    gold = full and bool(a.citations) and E.is_gold(q, E.Ref(a.citations[0].doc_id, a.citations[0].point, a.citations[0].section), default_doc)
     none_text = a.answer if a.abstained else rec["none_text"]
     return Row(name, q.id, group, q.answerable, rec["hard"], rec["rules"], rec["declined"], gold,
                keys(a.answer) if full else 0.0, keys(none_text), bool(q.keys), rec["signals"])  # fmt: skip

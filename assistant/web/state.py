@@ -122,7 +122,7 @@ class QAHolder:
                 return Reload.UNCHANGED
             try:
                 index = Index.load(directory, expect_model=current.embedder.model_id)
-                fresh = PolicyQA(index, current.embedder, settings=current.settings)
+                fresh = PolicyQA(index, current.embedder, settings=current.settings, memory=current.labelled)
             except Exception as exc:  # noqa: BLE001 - any failure (faiss, JSON, OS) keeps the last good index serving
                 self._seen = fingerprint  # do not retry the same broken files every few seconds
                 self.reload_error = str(exc) or type(exc).__name__

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Rebuild memory/*.jsonl from the tuning sets (never a report set: see eval/README.md).
+# MEMORY_OUT writes elsewhere (tests/test_memory.py compares); POLICYQA_SHARED is ../shared by default.
+set -e
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+OUT=${MEMORY_OUT:-memory}
+LAWS=${POLICYQA_SHARED:-../shared}/corpus/related
+$PY scripts/build_memory.py --out "$OUT/notice.jsonl" --corpus corpus \
+  eval/dev.jsonl eval/dev_abstain.jsonl eval/dev_extra.jsonl eval/dev_followup.jsonl eval/dev_parent.jsonl eval/dev_weak.jsonl \
+  eval/real_tune.jsonl eval/real2_tune.jsonl eval/real3_tune.jsonl eval/real4_tune.jsonl eval/real5_tune.jsonl \
+  eval/years_tune.jsonl eval/greetings_tune.jsonl
+$PY scripts/build_memory.py --out "$OUT/laws.jsonl" --corpus corpus --corpus "$LAWS" \
+  eval/laws_tune.jsonl eval/laws_tune2.jsonl eval/laws_tune3.jsonl
+$PY scripts/build_memory.py --out "$OUT/fiction.jsonl" --corpus tests/data/fiction \
+  eval/fiction_tune.jsonl eval/fiction_tune2.jsonl eval/fiction_tune3.jsonl
