@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -154,7 +154,9 @@ class Memory:
         return Vote(units, abstain, float(sims[top[0]]))
 
 
-def load_memory(paths: Sequence[Path], embedder: QueryEmbedder, cache_dir: Path) -> Memory:
+def load_memory(
+    paths: Sequence[Path], embedder: QueryEmbedder, cache_dir: Path, progress: Callable[[str], None] | None = None
+) -> Memory:
     """The memory of ``paths`` (files or folders of .jsonl), its vectors read from ``cache_dir`` or embedded once."""
     examples = load_examples([p for p in paths if p.exists()])
     if not examples:
@@ -163,7 +165,8 @@ def load_memory(paths: Sequence[Path], embedder: QueryEmbedder, cache_dir: Path)
     cache = cache_dir / f"memory-{key}.npy"
     vectors = _read_cache(cache, len(examples))
     if vectors is None:
-        logger.info("embedding %d labelled questions of the question memory", len(examples))
+        message = f"Embedding the {len(examples)} labelled questions of the question memory (once; cached in {cache_dir})"
+        (progress or logger.info)(message)
         vectors = embedder.encode_queries([e.question for e in examples]).astype(np.float32)
         _write_cache(cache, vectors)
     return Memory(examples, vectors)

@@ -60,7 +60,7 @@ class PolicyQA:
         embedder = load_embedder(model)
         folder = index_dir or config.index_dir()
         index = load_or_build(list(corpus or config.corpus_paths()), folder, embedder, progress=progress, rebuild=rebuild)
-        memory = load_memory(config.memory_paths(), embedder, folder.parent / "memory-cache")
+        memory = load_memory(config.memory_paths(), embedder, folder.parent / "memory-cache", progress)
         return cls(index, embedder, memory=memory)
 
     @property
