@@ -63,6 +63,10 @@ class Vote:
     def for_unit(self, key: str) -> float:
         return self.units.get(key, 0.0)
 
+    def within(self, documents: frozenset[str]) -> Vote:
+        """The vote for units of ``documents`` only (shares unchanged: the rest is not redistributed)."""
+        return Vote({k: w for k, w in self.units.items() if UnitRef.parse(k).doc_id in documents}, self.abstain, self.nearest)
+
 
 NO_VOTE = Vote({}, 0.0, 0.0)
 

@@ -180,3 +180,12 @@ def test_a_near_paraphrase_of_unanswered_questions_is_declined(notice_index: Ind
     assert PolicyQA(notice_index, emb, settings=lenient, memory=unanswered).ask(question).abstained
     never = dataclasses.replace(lenient, memory_decline=1.01)
     assert not PolicyQA(notice_index, emb, settings=never, memory=unanswered).ask(question).abstained
+
+
+def test_a_vote_narrowed_to_the_documents_a_question_names() -> None:
+    law = UnitRef("teachers-law-2009", "25")
+    memory = Memory([Example("a", (law,), "x.jsonl"), Example("b", (_unit(18),), "x.jsonl")], np.asarray([[1, 0], [0.995, 0.0999]], np.float32))
+    vote = memory.vote(np.asarray([1, 0], np.float32), k=5, floor=0.9, temperature=0.01)
+    assert set(vote.units) == {str(law), str(_unit(18))}
+    narrowed = vote.within(frozenset({NOTICE_ID}))
+    assert set(narrowed.units) == {str(_unit(18))} and narrowed.for_unit(str(_unit(18))) == vote.for_unit(str(_unit(18)))
