@@ -73,6 +73,28 @@ def test_table_rows_carry_their_header():
     assert rows[0].part == "四、时间安排" and rows[0].title == "阶段：随机派位".replace("随机派位", "网上报名")
 
 
+ALIGNED = """某区2033年学生资助方案
+一、资助标准
+具体标准见表1。
+表1 资助项目及标准
+项目  对象  标准
+学前教育资助\t在园困难幼儿\t每生每年1200元
+寄宿生生活补助　　困难寄宿生　　每生每学期625元
+二、申请程序
+学生向学校提交申请表，学校在5个工作日内完成评议  并公示。
+"""
+
+
+def test_aligned_column_tables_in_plain_text_are_rows_with_their_header():
+    doc = parse_text(ALIGNED, "aid")
+    rows = [u for u in doc.units if u.kind is UnitKind.TABLE_ROW]
+    assert [u.section for u in rows] == ["一、表1第1行", "一、表1第2行"]
+    assert rows[1].text == "项目：寄宿生生活补助，对象：困难寄宿生，标准：每生每学期625元。"  # tabs, spaces, 　 alike
+    # One wide gap in a line of prose is no table: the line stays in its item.
+    assert "并公示" in doc.by_section("二、").text
+    assert not any(u.kind is UnitKind.TABLE_ROW and "公示" in u.text for u in doc.units)
+
+
 def test_measures_articles_hold_their_lists():
     doc = parse_file(MEASURES)
     assert doc.kind is DocKind.LAW and [u.number for u in doc.numbered] == [1, 2, 3, 4, 5]

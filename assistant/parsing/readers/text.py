@@ -1,4 +1,5 @@
-"""Plain text and Markdown: UTF-8 (BOM or not), GB18030 read with a warning, YAML front matter, pipe tables."""
+"""Plain text and Markdown: UTF-8 (BOM or not), GB18030 read with a warning, YAML front matter, pipe tables
+and tables typed as aligned columns (cells apart by tabs or two or more spaces)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ SUFFIXES = (".txt", ".md")
 
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
+# A column gap in a plain-text table: tabs, or two or more (ideographic) spaces; one space is a word gap.
+_COLUMN_GAP = re.compile(r"(?:\t|[ \u3000]{2,})+")
 
 
 def clean(line: str) -> str:
@@ -36,9 +39,27 @@ def decode(raw: bytes, name: str) -> tuple[str, tuple[str, ...]]:
     return text, (f"{name}: not UTF-8; read as GB18030 (GBK). Re-save it as UTF-8 to be sure every character is right",)
 
 
+def aligned_tables(lines: list[str]) -> dict[int, tuple[tuple[str, ...], bool]]:
+    """The cells of lines that form aligned-column tables: two or more consecutive lines, each cut by column gaps
+    into the same number (at least two) of cells; a table's first line is its header (the bool). A prose line with
+    one wide gap stands alone and is no table."""
+    cells = [tuple(_COLUMN_GAP.split(clean(line))) if _COLUMN_GAP.search(clean(line)) else () for line in lines]
+    tables: dict[int, tuple[tuple[str, ...], bool]] = {}
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and len(cells[end]) >= 2 and len(cells[end]) == len(cells[start]):
+            end += 1
+        if end - start >= 2:
+            tables.update((i, (cells[i], i == start)) for i in range(start, end))
+        start = max(end, start + 1)
+    return tables
+
+
 def lines_of(text: str) -> tuple[Line, ...]:
-    """One Line per source line; Markdown pipe tables become rows that carry their header."""
+    """One Line per source line; Markdown pipe tables and aligned-column tables become rows that carry their header."""
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    aligned = aligned_tables(raw)
     out: list[Line] = []
     header: tuple[str, ...] | None = None
     for line in raw:
@@ -51,6 +72,11 @@ def lines_of(text: str) -> tuple[Line, ...]:
             starts = header is None
             out.append(Line(" ".join(c for c in cells if c), cells, () if starts else header or ()))
             header = cells if starts else header
+            continue
+        if (aligned_row := aligned.get(len(out))) is not None:
+            row, starts = aligned_row
+            out.append(Line(" ".join(row), row, () if starts else header or ()))
+            header = row if starts else header
             continue
         header = None
         out.append(Line(_MD_HEADING.sub("", s)))
