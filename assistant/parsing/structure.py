@@ -344,6 +344,9 @@ def _section(node: _Node, kind: UnitKind, chain: list[_Node], paragraph: int) ->
     if node.kind == "paragraph":
         return f"{base}第{paragraph}段"
     if node.kind == "row":
+        parent = chain[-2] if len(chain) > 1 else None
+        if parent is not None and parent.mark and parent.mark.label.startswith("附表") and parent.tables == 1:
+            return f"{base}第{node.row}行"  # 附表2 holding one table: 附表2第3行, not 附表2表1第3行
         return f"{base}表{node.table}第{node.row}行"
     return base
 
