@@ -131,6 +131,11 @@ class Memory:
     def __len__(self) -> int:
         return len(self.examples)
 
+    @property
+    def documents(self) -> frozenset[str]:
+        """The documents some labelled question is answered from."""
+        return frozenset(u.doc_id for e in self.examples for u in e.units)
+
     def without(self, sources: Iterable[str]) -> Memory:
         """This memory minus the rows of ``sources``: an evaluation set is never scored with its own labels."""
         drop = set(sources)

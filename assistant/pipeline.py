@@ -37,6 +37,8 @@ class PolicyQA:
         self.labelled = memory or Memory.empty()
         scoped = self.labelled.scoped(index.units, [d.doc_id for d in index.documents])
         self.retriever = Retriever(index, embedder, settings, memory=scoped)
+        # Labels from before a document was added are silent (scoped), yet they still say the document is known.
+        self.retriever.labelled_documents = self.labelled.documents
         self.builder = AnswerBuilder(index, settings)
         titles = {d.doc_id: d.title for d in index.documents}
         units = [u.text for _, u in index.units.values()]
@@ -70,7 +72,9 @@ class PolicyQA:
     def forget(self, sources: Sequence[str]) -> None:
         """Leave the labelled questions of ``sources`` (file names) out of the memory: an evaluation set is never
         scored with its own labels."""
+        self.labelled = self.labelled.without(sources)
         self.retriever.memory = self.memory.without(sources)
+        self.retriever.labelled_documents = self.labelled.documents
 
     def _answer_units(self, question: str) -> list[str]:
         """The text of the unit that best answers ``question`` asked alone (is a follow-up's topic part of it?)."""

@@ -129,6 +129,7 @@ class Retriever:
     ):
         self.index = index
         self.memory = memory or Memory.empty()
+        self.labelled_documents = self.memory.documents  # see PolicyQA: the unscoped memory's, when it has one
         self.embedder = embedder
         self.settings = settings or Settings()
         self.fusion = fusion
@@ -245,7 +246,11 @@ class Retriever:
             fused = np.where(self._is_effect, fused * self.settings.effect_boost, fused)
         allowed = np.ones(len(self.unit_keys), dtype=bool) if doc_ids is None else np.asarray([d in doc_ids for d in self._doc_ids])
         # The memory's vote orders the units; their scores stay the texts' own evidence, which the answer step compares.
-        vote = self._vote(vector, preferred) if mode is Mode.HYBRID else NO_VOTE
+        # A question the texts place in a document nobody has labelled questions about is not pulled elsewhere by
+        # close questions about other documents: the memory cannot tell it from them.
+        lead = self._doc_ids[int(np.argmax(fused))] if len(fused) else ""
+        scope = preferred or (frozenset({lead}) if lead not in self.labelled_documents else frozenset())
+        vote = self._vote(vector, scope) if mode is Mode.HYBRID else NO_VOTE
         voted = fused + self.settings.memory_weight * np.asarray([vote.for_unit(k) for k in self.unit_keys], dtype=np.float32)
         order = [i for i in np.argsort(-voted, kind="stable") if allowed[i]]
         ranking = tuple(
@@ -253,14 +258,14 @@ class Retriever:
         )
         return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative, self.translated(reading), vote)
 
-    def _vote(self, vector: np.ndarray, preferred: frozenset[str]) -> Vote:
-        """The memory's vote; a question naming its documents hears only labels within them (《义务教育法》对教师工资…
-        is not answered by a Teachers Law article, however close a Teachers Law question about pay embeds)."""
+    def _vote(self, vector: np.ndarray, scope: frozenset[str]) -> Vote:
+        """The memory's vote, for units of ``scope`` when it names documents. A question naming its documents hears
+        only labels within them (《义务教育法》对教师工资… is no Teachers Law question, however close one embeds)."""
         t = self.settings
         if not vector.size:
             return NO_VOTE
         vote = self.memory.vote(vector, k=t.memory_k, floor=t.memory_floor, temperature=t.memory_temperature)
-        return vote.within(preferred) if preferred else vote
+        return vote.within(scope) if scope else vote
 
     def _fuse(self, mode: Mode, unit_dense: np.ndarray, unit_kw: np.ndarray, expanded: bool) -> np.ndarray:
         if mode is Mode.DENSE:

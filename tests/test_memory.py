@@ -189,3 +189,19 @@ def test_a_vote_narrowed_to_the_documents_a_question_names() -> None:
     assert set(vote.units) == {str(law), str(_unit(18))}
     narrowed = vote.within(frozenset({NOTICE_ID}))
     assert set(narrowed.units) == {str(_unit(18))} and narrowed.for_unit(str(_unit(18))) == vote.for_unit(str(_unit(18)))
+
+
+def test_a_question_led_by_an_unlabelled_document_is_not_pulled_to_another(tmp_path: Path) -> None:
+    rules = tmp_path / "bus-rules.txt"
+    rules.write_text("某区校车管理办法\n第一条 校车驾驶人应当每日出车前检查车辆制动和轮胎。\n第二条 本办法自公布之日起施行。\n", encoding="utf-8")
+    emb = HashEmbedder()
+    index = Index.build([NOTICE, rules], emb)
+    question = "校车驾驶人出车前要检查什么"
+    pull = Example(question, (_unit(3),), "t.jsonl")
+    loud = Settings(dense=0.0, memory_weight=5.0, memory_floor=0.99)
+    assert PolicyQA(index, emb, settings=loud).ask(question).citations[0].doc_id == "bus-rules"
+    # Nobody has labelled a question about the bus rules: the memory cannot tell them from the notice.
+    unknown = Memory([pull], emb.encode_queries([question]))
+    assert PolicyQA(index, emb, settings=loud, memory=unknown).ask(question).citations[0].doc_id == "bus-rules"
+    known = Memory([pull, Example("本办法什么时候施行", (UnitRef("bus-rules", "2"),), "t.jsonl")], emb.encode_queries([question, "本办法什么时候施行"]))
+    assert PolicyQA(index, emb, settings=loud, memory=known).ask(question).citations[0].point == 3
