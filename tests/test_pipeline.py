@@ -446,6 +446,8 @@ def test_a_question_on_when_the_document_takes_effect_prefers_its_own_clause(tmp
         ("普惠园每个孩子每年补助多少钱？", "每生每年补助1000元。", True),
         ("普惠园每个孩子每年补助多少钱？", "对违规者处1万元以上罚款，每年检查一次。", False),  # the sum and the period in different clauses
         ("一年级入学要交多少钱？", "教师补助标准为每课时60元。", True),  # 一年级 names no period: any sum answers
+        ("一学期保教费最多交多少钱？", "等级：二级园，每生每月上限（元）：1260，每学期上限（元）：6300。", True),  # a table row: 元 in its header
+        ("一学期保教费最多交多少钱？", "等级：二级园，每生每月上限（元）：1260。", False),
     ],
 )
 def test_a_fee_asked_per_period_needs_a_sum_per_that_period(question, quote, held):
