@@ -36,6 +36,9 @@ class PolicyQA:
         # Every labelled question; the retriever votes with those that fit this index (see Memory.scoped).
         self.labelled = memory or Memory.empty()
         scoped = self.labelled.scoped(index.units, [d.doc_id for d in index.documents])
+        if len(scoped) < len(self.labelled):
+            # Rows labelled before a document was added stay silent until relabelled (scripts/build_memory.sh).
+            logger.info("question memory: %d of %d labelled questions apply to this index", len(scoped), len(self.labelled))
         self.retriever = Retriever(index, embedder, settings, memory=scoped)
         # Labels from before a document was added are silent (scoped), yet they still say the document is known.
         self.retriever.labelled_documents = self.labelled.documents
