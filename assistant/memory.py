@@ -4,7 +4,8 @@ A reader asks the same things in many words. Questions labelled once (``memory/*
 by ``scripts/build_memory.py`` from the tuning sets, or rows an editor adds) are embedded with the
 same model as the question; the nearest ones vote for the units that answered them. The vote is a
 k-nearest-neighbour classifier over labelled questions: it only speaks when a labelled question
-embeds very close (``Settings.memory_floor``), and only ever adds to the evidence of the units it names.
+embeds very close (``Settings.memory_floor``); the pipeline uses it to order candidate units, to let thin
+evidence answer, and to decline near paraphrases of questions the texts do not answer.
 
 Rows: ``{"question": "…", "units": ["doc_id#20"], "source": "eval/dev.jsonl", "corpus": ["doc_id", …]}``,
 with ``"units": []`` for a question the texts do not answer. ``corpus`` lists the documents indexed
@@ -72,7 +73,7 @@ NO_VOTE = Vote({}, 0.0, 0.0)
 
 
 class MemoryFileError(ValueError):
-    pass
+    """A memory row that cannot be read; the message names the file, the line and the expected shape."""
 
 
 def read_examples(path: Path) -> list[Example]:

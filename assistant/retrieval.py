@@ -246,11 +246,7 @@ class Retriever:
             fused = np.where(self._is_effect, fused * self.settings.effect_boost, fused)
         allowed = np.ones(len(self.unit_keys), dtype=bool) if doc_ids is None else np.asarray([d in doc_ids for d in self._doc_ids])
         # The memory's vote orders the units; their scores stay the texts' own evidence, which the answer step compares.
-        # A question the texts place in a document nobody has labelled questions about is not pulled elsewhere by
-        # close questions about other documents: the memory cannot tell it from them.
-        lead = self._doc_ids[int(np.argmax(fused))] if len(fused) else ""
-        scope = preferred or (frozenset({lead}) if lead not in self.labelled_documents else frozenset())
-        vote = self._vote(vector, scope) if mode is Mode.HYBRID else NO_VOTE
+        vote = self._vote(vector, fused, preferred) if mode is Mode.HYBRID else NO_VOTE
         voted = fused + self.settings.memory_weight * np.asarray([vote.for_unit(k) for k in self.unit_keys], dtype=np.float32)
         order = [i for i in np.argsort(-voted, kind="stable") if allowed[i]]
         ranking = tuple(
@@ -258,13 +254,16 @@ class Retriever:
         )
         return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative, self.translated(reading), vote)
 
-    def _vote(self, vector: np.ndarray, scope: frozenset[str]) -> Vote:
-        """The memory's vote, for units of ``scope`` when it names documents. A question naming its documents hears
-        only labels within them (《义务教育法》对教师工资… is no Teachers Law question, however close one embeds)."""
+    def _vote(self, vector: np.ndarray, fused: np.ndarray, preferred: frozenset[str]) -> Vote:
+        """The memory's vote on the question ``vector``. A question naming its documents hears only labels within them
+        (《义务教育法》对教师工资… is no Teachers Law question, however close one embeds); one the texts place in a
+        document nobody has labelled questions about is not pulled to another: the memory cannot tell them apart."""
         t = self.settings
-        if not vector.size:
+        if not vector.size or not len(self.memory):
             return NO_VOTE
         vote = self.memory.vote(vector, k=t.memory_k, floor=t.memory_floor, temperature=t.memory_temperature)
+        lead = self._doc_ids[int(np.argmax(fused))]
+        scope = preferred or (frozenset({lead}) if lead not in self.labelled_documents else frozenset())
         return vote.within(scope) if scope else vote
 
     def _fuse(self, mode: Mode, unit_dense: np.ndarray, unit_kw: np.ndarray, expanded: bool) -> np.ndarray:
