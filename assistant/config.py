@@ -27,7 +27,8 @@ def memory_paths() -> list[Path]:
     if raw.lower() == "off":
         return []
     if not raw:
-        return [PROJECT_ROOT / "memory"]
+        default = PROJECT_ROOT / "memory"
+        return [default] if default.is_dir() else []  # an install without labelled questions has no memory
     return [Path(p).expanduser() for p in raw.split(":") if p.strip()]
 
 

@@ -76,8 +76,9 @@ class MemoryFileError(ValueError):
     """A memory row that cannot be read; the message names the file, the line and the expected shape."""
 
 
-def read_examples(path: Path) -> list[Example]:
-    """The rows of one memory file; a bad row names the file, the line and the fix."""
+def read_examples(path: Path, on_error: Callable[[MemoryFileError], None] | None = None) -> list[Example]:
+    """The rows of one memory file; a bad row names the file, the line and the fix. It is raised, or, given
+    ``on_error``, reported there and skipped: one bad row costs that row, not the memory."""
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -88,13 +89,28 @@ def read_examples(path: Path) -> list[Example]:
             corpus = frozenset(str(d) for d in raw.get("corpus", ()))
             out.append(Example(str(raw["question"]).strip(), units, str(raw.get("source", "")), corpus))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise MemoryFileError(f'{path}:{n}: not a memory row ({exc}); expected {{"question": "…", "units": ["doc_id#20"]}}') from exc
+            error = MemoryFileError(f'{path}:{n}: not a memory row ({exc}); expected {{"question": "…", "units": ["doc_id#20"]}}')
+            if on_error is None:
+                raise error from exc
+            on_error(error)
     return out
 
 
 def load_examples(paths: Iterable[Path]) -> list[Example]:
-    files = sorted(p for path in paths for p in ([path] if path.is_file() else sorted(path.glob("*.jsonl"))))
-    return [e for f in files for e in read_examples(f)]
+    """Every readable row of the .jsonl files (or folders of them) at ``paths``; bad rows and missing or unreadable
+    paths are logged and skipped."""
+    files = []
+    for path in paths:
+        if not path.exists():
+            logger.warning("question memory: %s does not exist; fix POLICYQA_MEMORY (or set it to off)", path)
+        files += [path] if path.is_file() else sorted(path.glob("*.jsonl"))
+    out = []
+    for f in sorted(files):
+        try:
+            out += read_examples(f, on_error=lambda e: logger.warning("question memory: skipped %s", e))
+        except (OSError, UnicodeDecodeError) as exc:
+            logger.warning("question memory: cannot read %s (%s); skipped", f, exc)
+    return out
 
 
 def examples_hash(examples: Sequence[Example]) -> str:
@@ -168,7 +184,7 @@ def load_memory(
     paths: Sequence[Path], embedder: QueryEmbedder, cache_dir: Path, progress: Callable[[str], None] | None = None
 ) -> Memory:
     """The memory of ``paths`` (files or folders of .jsonl), its vectors read from ``cache_dir`` or embedded once."""
-    examples = load_examples([p for p in paths if p.exists()])
+    examples = load_examples(paths)
     if not examples:
         return Memory.empty()
     key = hashlib.sha256(f"{embedder.model_id}\n{examples_hash(examples)}".encode()).hexdigest()[:16]

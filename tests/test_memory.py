@@ -79,6 +79,17 @@ def test_a_row_votes_only_over_an_index_it_was_labelled_for() -> None:
     assert [e.question for e in memory.without(["y.jsonl"]).examples] == ["a"]
 
 
+def test_a_bad_row_or_a_missing_path_costs_only_itself(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rows = tmp_path / "m.jsonl"
+    good = json.dumps({"question": "学位够吗", "units": [f"{NOTICE_ID}#11"]}, ensure_ascii=False)
+    rows.write_text(f'{good}\n{{"question": "x", "units": ["no-hash"]}}\nnot json\n', encoding="utf-8")
+    with caplog.at_level("WARNING", logger="assistant.memory"):
+        memory = load_memory([rows, tmp_path / "typo"], HashEmbedder(), tmp_path / "cache")
+    assert [e.question for e in memory.examples] == ["学位够吗"]
+    logged = caplog.text
+    assert "m.jsonl:2" in logged and "m.jsonl:3" in logged and "typo does not exist" in logged
+
+
 def test_vectors_are_cached_checked_and_embedded_again_when_damaged(tmp_path: Path) -> None:
     class Counting(HashEmbedder):
         calls = 0
