@@ -114,6 +114,7 @@ def test_health(base: str, qa: PolicyQA):
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["model"] == "hash-bigram-64" and body["documents"] == 1
+    assert body["memory"] == len(qa.memory) == 0  # this test's pipeline was built without labelled questions
     m = qa.index.manifest
     assert body["index"] == {"model": m.model, "dimension": 64, "chunk_count": m.chunk_count, "corpus_hash": m.corpus_hash, "built_at": m.built_at}
 

@@ -106,6 +106,7 @@ class HealthResponse(BaseModel):
     model: str
     index: IndexInfo
     documents: int
+    memory: int = Field(default=0, description="参与投票的已标注问题数 / labelled questions of the question memory voting over this index")
     reload_error: str = Field(default="", description="为什么最新重建的索引没有加载 / why the newest rebuilt index was refused")
 
 
@@ -285,7 +286,9 @@ def add_api(app: FastAPI, holder: QAHolder, feedback: Feedback, gate: AdminGate)
             return error(503, *holder.unavailable_message(), status=holder.phase.value)
         m = qa.index.manifest
         index = IndexInfo(model=m.model, dimension=m.dimension, chunk_count=m.chunk_count, corpus_hash=m.corpus_hash, built_at=m.built_at)
-        return HealthResponse(status="ok", model=qa.embedder.model_id, index=index, documents=len(qa.index.documents), reload_error=holder.reload_error)
+        return HealthResponse(
+            status="ok", model=qa.embedder.model_id, index=index, documents=len(qa.index.documents), memory=len(qa.memory), reload_error=holder.reload_error
+        )
 
     @app.get("/api/documents", response_model=DocumentsResponse, responses={503: ERRORS[503]}, tags=["api"], summary="文件、部分与条目 / documents, parts and points")
     def documents() -> Any:
