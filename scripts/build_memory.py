@@ -39,7 +39,7 @@ def resolve(q: Question, docs: list[Document]) -> list[str] | None:
         str(d.ref(u))
         for d in docs
         for u in d.units
-        if is_gold(q, Ref(d.doc_id, u.number if u.number is not None else None, u.section), docs[0].doc_id)
+        if is_gold(q, Ref(d.doc_id, u.number, u.section), docs[0].doc_id)
     ]
     return refs or None
 
