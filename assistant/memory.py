@@ -17,6 +17,7 @@ and checked against their sha256 on load.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -206,19 +207,21 @@ def _read_cache(path: Path, rows: int) -> np.ndarray | None:
     if hashlib.sha256(data).hexdigest() != check.read_text().strip():
         logger.warning("question memory cache %s fails its checksum; embedding again", path)
         return None
-    vectors = np.load(path, allow_pickle=False)
+    vectors = np.load(io.BytesIO(data), allow_pickle=False)
     return vectors if vectors.ndim == 2 and len(vectors) == rows else None
 
 
 def _write_cache(path: Path, vectors: np.ndarray) -> None:
     """Write atomically; a read-only folder only costs embedding again next time."""
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    data = buffer.getvalue()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            np.save(f, vectors, allow_pickle=False)
-        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
-        path.with_suffix(".sha256").write_text(digest)
+            f.write(data)
+        path.with_suffix(".sha256").write_text(hashlib.sha256(data).hexdigest())
         os.replace(tmp, path)
     except OSError as exc:
         logger.warning("could not cache the question memory in %s (%s); it is embedded again at the next start", path.parent, exc)

@@ -33,15 +33,7 @@ class PolicyQA:
         self.index = index
         self.embedder = embedder
         self.settings = settings = settings or Settings()
-        # Every labelled question; the retriever votes with those that fit this index (see Memory.scoped).
-        self.labelled = memory or Memory.empty()
-        scoped = self.labelled.scoped(index.units, [d.doc_id for d in index.documents])
-        if len(scoped) < len(self.labelled):
-            # Rows labelled before a document was added stay silent until relabelled (scripts/build_memory.sh).
-            logger.info("question memory: %d of %d labelled questions apply to this index", len(scoped), len(self.labelled))
-        self.retriever = Retriever(index, embedder, settings, memory=scoped)
-        # Labels from before a document was added are silent (scoped), yet they still say the document is known.
-        self.retriever.labelled_documents = self.labelled.documents
+        self.retriever = Retriever(index, embedder, settings, memory=memory)
         self.builder = AnswerBuilder(index, settings)
         titles = {d.doc_id: d.title for d in index.documents}
         units = [u.text for _, u in index.units.values()]
@@ -70,14 +62,16 @@ class PolicyQA:
 
     @property
     def memory(self) -> Memory:
+        """The labelled questions voting over this index."""
         return self.retriever.memory
 
+    @property
+    def labelled(self) -> Memory:
+        """Every labelled question loaded, also those a newer document silences (a reload re-scopes them)."""
+        return self.retriever.labelled
+
     def forget(self, sources: Sequence[str]) -> None:
-        """Leave the labelled questions of ``sources`` (file names) out of the memory: an evaluation set is never
-        scored with its own labels."""
-        self.labelled = self.labelled.without(sources)
-        self.retriever.memory = self.memory.without(sources)
-        self.retriever.labelled_documents = self.labelled.documents
+        self.retriever.forget(sources)
 
     def _answer_units(self, question: str) -> list[str]:
         """The text of the unit that best answers ``question`` asked alone (is a follow-up's topic part of it?)."""

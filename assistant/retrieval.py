@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -18,6 +20,8 @@ from .memory import NO_VOTE, Memory, Vote
 
 if TYPE_CHECKING:
     from .reading import Reading
+
+logger = logging.getLogger(__name__)
 
 
 class Mode(str, Enum):
@@ -128,12 +132,16 @@ class Retriever:
         self, index: Index, embedder, settings: Settings | None = None, fusion: Fusion = Fusion.WEIGHTED, memory: Memory | None = None
     ):
         self.index = index
-        self.memory = memory or Memory.empty()
-        self.labelled_documents = self.memory.documents  # see PolicyQA: the unscoped memory's, when it has one
+        self.labelled = memory or Memory.empty()  # every labelled question; only those fitting this index vote
+        self.memory = self.labelled.scoped(index.units, [d.doc_id for d in index.documents])
+        if len(self.memory) < len(self.labelled):
+            # Rows labelled before a document was added stay silent until relabelled (scripts/build_memory.sh).
+            logger.info("question memory: %d of %d labelled questions apply to this index", len(self.memory), len(self.labelled))
         self.embedder = embedder
         self.settings = settings or Settings()
         self.fusion = fusion
         self.unit_keys = list(index.rows_by_unit)
+        self._unit_index = {k: i for i, k in enumerate(self.unit_keys)}
         self._unit_rows = [np.asarray(index.rows_by_unit[k]) for k in self.unit_keys]
         self._unit_level_row = np.asarray([next(r for r in rows if index.chunks[r].level is Level.UNIT) for rows in self._unit_rows])
         first = [index.chunks[rows[0]] for rows in self._unit_rows]
@@ -247,12 +255,20 @@ class Retriever:
         allowed = np.ones(len(self.unit_keys), dtype=bool) if doc_ids is None else np.asarray([d in doc_ids for d in self._doc_ids])
         # The memory's vote orders the units; their scores stay the texts' own evidence, which the answer step compares.
         vote = self._vote(vector, fused, preferred) if mode is Mode.HYBRID else NO_VOTE
-        voted = fused + self.settings.memory_weight * np.asarray([vote.for_unit(k) for k in self.unit_keys], dtype=np.float32)
+        voted = fused.copy()
+        for key, share in vote.units.items():
+            voted[self._unit_index[key]] += self.settings.memory_weight * share
         order = [i for i in np.argsort(-voted, kind="stable") if allowed[i]]
         ranking = tuple(
             Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i])) for i in order
         )
         return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative, self.translated(reading), vote)
+
+    def forget(self, sources: Iterable[str]) -> None:
+        """Leave the labelled questions of ``sources`` (file names) out: an evaluation set is never scored with its own
+        labels (not for serving: it replaces the memory in place)."""
+        self.labelled = self.labelled.without(sources)
+        self.memory = self.memory.without(sources)
 
     def _vote(self, vector: np.ndarray, fused: np.ndarray, preferred: frozenset[str]) -> Vote:
         """The memory's vote on the question ``vector``. A question naming its documents hears only labels within them
@@ -263,7 +279,8 @@ class Retriever:
             return NO_VOTE
         vote = self.memory.vote(vector, k=t.memory_k, floor=t.memory_floor, temperature=t.memory_temperature)
         lead = self._doc_ids[int(np.argmax(fused))]
-        scope = preferred or (frozenset({lead}) if lead not in self.labelled_documents else frozenset())
+        # Labels silenced by a newer document (scoped out) still say their document is known.
+        scope = preferred or (frozenset({lead}) if lead not in self.labelled.documents else frozenset())
         return vote.within(scope) if scope else vote
 
     def _fuse(self, mode: Mode, unit_dense: np.ndarray, unit_kw: np.ndarray, expanded: bool) -> np.ndarray:

@@ -43,7 +43,7 @@ def aligned_tables(lines: list[str]) -> dict[int, tuple[tuple[str, ...], bool]]:
     """The cells of lines that form aligned-column tables: two or more consecutive lines, each cut by column gaps
     into the same number (at least two) of cells; a table's first line is its header (the bool). A prose line with
     one wide gap stands alone and is no table."""
-    cells = [tuple(_COLUMN_GAP.split(clean(line))) if _COLUMN_GAP.search(clean(line)) else () for line in lines]
+    cells = [tuple(parts) if len(parts := _COLUMN_GAP.split(clean(line))) > 1 else () for line in lines]
     tables: dict[int, tuple[tuple[str, ...], bool]] = {}
     start = 0
     while start < len(lines):
