@@ -76,6 +76,7 @@ class Asked:
     unit: str = ""
     ordinal: bool = False
     day_level: bool = False  # DATE: a day or time is asked for, a year does not answer it
+    duration: bool = False  # DATE: how long is asked too (截止以后多长时间内评议): 5个工作日内 answers it
     count: int = 0  # ITEMS: how many the question says there are (哪五个 → 5)
     current: bool = False  # NUMBER: the present value (现在…是多少); a target (使…达到95%) does not answer it
     counted: str = ""  # NUMBER: what is counted (多少名新教师 → 教师); a count of something else does not answer it
@@ -101,7 +102,7 @@ class Asked:
             per = re.compile(rf"(?:每|/)[^，,；;。\n]{{0,6}}?(?:{lexicon().aliases(self.unit)})")
             return any(rule("evidence.money").search(c) and per.search(c) for c in re.split(r"[，,；;。\n]", text))
         if self.day_level:
-            return bool(rule("evidence.day").search(text))
+            return bool(rule("evidence.day").search(text) or (self.duration and rule("evidence.duration").search(text)))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
 
 
@@ -127,7 +128,7 @@ def _refine(kind: AnswerType, question: str) -> Asked:
         asked = _refine_number(question)  # 现在是第几期 asks for the plan's own number: no present value involved
         return asked if asked.ordinal else replace(asked, current=True)
     if kind is AnswerType.DATE:
-        return Asked(kind, day_level=bool(rule("type.day_level").search(question)))
+        return Asked(kind, day_level=bool(rule("type.day_level").search(question)), duration=bool(rule("type.duration").search(question)))
     if kind is AnswerType.MONEY and (m := rule("money.period").search(question)):  # 一个月收多少钱: a sum per month
         return Asked(kind, _PERIODS.get(m.group(1), m.group(1)))
     if kind is not AnswerType.NUMBER:

@@ -356,7 +356,7 @@ REPORT_ONLY = ("test", "holdout", "holdout2", "holdout3", "laws", "real_report",
 #: "a number is counted in its unit", "今年 is the document's year"; their rows are vocabulary, listed with --all.
 VOCABULARIES = ("units.tsv", "relative_time.tsv", "periods.tsv", "glossary.tsv")
 #: A rule over the quoted text is used by the questions that ask for what it finds (evidence.phone ↔ type.phone).
-PAIRS = {"evidence.day": "type.day_level", "national_issuer": "scope.national", "target": "current", "evidence.effect": "asks_effect"}
+PAIRS = {"evidence.day": "type.day_level", "evidence.duration": "type.duration", "national_issuer": "scope.national", "target": "current", "evidence.effect": "asks_effect"}
 
 
 @dataclass(frozen=True)

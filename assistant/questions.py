@@ -216,9 +216,21 @@ def _longest_series(groups: list[tuple[str, bool]]) -> tuple[int, int]:
     return best
 
 
+def _attach_bare(parts: list[str]) -> list[str]:
+    """还能补考吗？哪天？: a part that is nothing but its question words (哪天, 是哪一天) asks about the part before it."""
+    out: list[str] = []
+    for p in parts:
+        bare = re.sub(r"[是的了吗呢啊呀要能会在]", "", rule("interrogative").sub("", p))
+        if out and rule("interrogative").search(out[-1]) and rule("interrogative").search(p) and len(bare) <= 1:
+            out[-1] = f"{out[-1]}，{p}"
+        else:
+            out.append(p)
+    return out
+
+
 def sub_questions(question: str) -> list[str]:
     """Split 要建几所幼儿园、新增多少学位 into its questions; [] when it asks one thing."""
-    parts = [p.strip() for p in re.split(r"[、，,；;?？!！]", question.rstrip("?？。!！")) if p.strip()]
+    parts = _attach_bare([p.strip() for p in re.split(r"[、，,；;?？!！]", question.rstrip("?？。!！")) if p.strip()])
     asking = [p for p in parts if rule("interrogative").search(p)]
     if len(asking) < 2:
         return []

@@ -143,7 +143,9 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
             out.append(word + pos[i + 1][0])
     # 我们家住滨海新区，那边今年也建吗: the asking part points back to the place the story names.
     back = bool(rule("place.that").search(asking))
-    return tuple(p for p in dict.fromkeys(out) if back or p in asking or _stem(p) in asking)
+    # 南湖区的老师去交流，每月补贴多少: a place owning the question's subject is asked about, though not in the asking clause.
+    owners = {m.group(1) for m in rule("place.owner").finditer("".join(w for w, _ in pos))}
+    return tuple(p for p in dict.fromkeys(out) if back or p in asking or _stem(p) in asking or p in owners)
 
 
 def _stem(place: str) -> str:

@@ -121,6 +121,10 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("“互联网+”都用在了哪些地方？", ()),  # asks where it is used, not what it consists of
         ("现在的及格率是多少？", (Asked(N, "%", current=True),)),
         ("我们几个朋友想合伙开一所民办初中，能办吗？", ()),  # 我们几个 is "a few of us", no question
+        ("想问下报名截止以后选考项目还能改吗？", ()),  # 截止 tells when, it does not ask when
+        ("中考报名截止时间？", (Asked(D, day_level=True),)),
+        ("学校公示资助名单后多久要给答复？", (Asked(D, duration=True),)),  # the 名单 is the story; the question asks how long
+        ("特级教师名单在哪查？", (Asked(AnswerType.NAME),)),  # the list itself is wanted
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
@@ -219,6 +223,8 @@ def test_a_short_form_finds_the_texts_whole_term(qa: PolicyQA):
         ("建设2所中学、5所小学的计划是什么？", []),
         ("孩子近视了，学校管不管？", []),
         ("听说要搞师德负面清单，是怎么回事？踩了线会怎么样？", ["听说要搞师德负面清单，是怎么回事", "听说要搞师德负面清单，踩了线会怎么样"]),
+        ("没通过的话还有机会再考吗？哪天？", []),  # 哪天 has no topic of its own: it asks about the part before it
+        ("要建几所幼儿园？是哪一天开工？", ["要建几所幼儿园", "是哪一天开工"]),
     ],
 )
 def test_sub_questions(question: str, parts: list[str]):
@@ -376,6 +382,11 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("鹭洲校区设计多少个班？", "新增学位1800个。", False),
         ("罚款最少是多少万元？", "对举办者处违法所得一倍以上五倍以下罚款。", False),  # no sum in 万元
         ("登记手续去哪儿办？", "由县级以上人民政府教育行政部门按照国家规定的权限审批。", True),  # who approves says where
+        ("社保交满多久才能报名？截止到哪天？", "申请受理截止后5个工作日内完成评议。", True),  # how long, not which day, is asked too
+        ("报名截止到哪天？", "申请受理截止后5个工作日内完成评议。", False),  # a day asked: a duration does not answer it
+        ("举报电话多少？", "监督举报电话：88162099（区教育局纪检监察组）。", True),  # a local number without the area code
+        ("招生办电话多少？", "8. 青岚区实验高级中学招生办：88346620", True),
+        ("举报电话多少？", "计划招生2980人。", False),
     ],
 )
 def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote: str, holds: bool):

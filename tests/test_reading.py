@@ -72,6 +72,7 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("南开区也是电脑摇号吗？", "places", ("南开区",)),
         ("我们家住滨海新区，听说东丽是摇号的。我们滨海那边也一样吗？", "places", ("滨海新区",)),
         ("我们以前住南开区，现在搬到东丽了，孩子能在这边上学吗？", "places", ()),  # the story, not the question
+        ("南开区的老师去乡村学校交流，每个月补贴是多少？", "places", ("南开区",)),  # the place owns the question's subject
         ("2018年建了几所小学？", "years", {2018}),
         ("招生工作谁分管？", "person", True),
         ("国家规定每天锻炼多久？", "national", True),

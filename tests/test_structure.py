@@ -95,6 +95,30 @@ def test_aligned_column_tables_in_plain_text_are_rows_with_their_header():
     assert not any(u.kind is UnitKind.TABLE_ROW and "公示" in u.text for u in doc.units)
 
 
+PIPED = """一、招生计划
+表1 某区2031年普通高中招生计划
+学校 | 类别 | 计划数
+某区第一中学 | 公办 | 640
+某区第二中学 | 民办 | 300
+二、咨询
+咨询电话见附件。
+"""
+
+
+def test_pipe_tables_without_outer_pipes_are_rows_with_their_header():
+    doc = parse_text(PIPED, "plan")
+    rows = [u for u in doc.units if u.kind is UnitKind.TABLE_ROW]
+    assert [u.section for u in rows] == ["一、表1第1行", "一、表1第2行"]
+    assert rows[1].text == "学校：某区第二中学，类别：民办，计划数：300。"
+
+
+def test_a_list_under_an_unnumbered_attachment_is_the_attachments():
+    text = "某区教师交流办法\n第一条 为了规范交流，制定本办法。\n第二条 本办法自2031年4月1日起施行。\n附件\n交流申请表（填报项目）\n1. 姓名\n2. 任教学科\n"
+    doc = parse_text(text, "m")
+    assert [u.section for u in doc.units][-2:] == ["附件 1.", "附件 2."]
+    assert coverage(doc, read_lines(text)) == 1.0
+
+
 def test_measures_articles_hold_their_lists():
     doc = parse_file(MEASURES)
     assert doc.kind is DocKind.LAW and [u.number for u in doc.numbered] == [1, 2, 3, 4, 5]
@@ -244,10 +268,24 @@ def test_cite_labels_match_the_answering_module_for_the_notice_and_laws(laws_dir
         ("某区教育局关于印发2031年工作要点的通知\n各学校：", "2031年工作要点"),
         ("《某区课后服务管理办法》\n为了规范，制定本办法。", "某区课后服务管理办法"),
         ("某区教育局关于做好2031年\n义务教育招生工作的通知\n各学校：", "某区教育局关于做好2031年义务教育招生工作的通知"),
+        ("某区教师交流轮岗管理办法（试行）\n（2031年3月15日某区教育局发布）", "某区教师交流轮岗管理办法（试行）"),
     ],
 )
 def test_titles_from_the_front_lines(head: str, title: str):
     assert parse_text(head + "\n一、总则\n内容。", "t").title == title
+
+
+@pytest.mark.parametrize(
+    "line,issuer,date",
+    [
+        ("（2031年3月15日某区教育局发布）", "某区教育局", "2031-03-15"),
+        ("(2031年5月8日某区教育局第3次局务会议通过)", "某区教育局", "2031-05-08"),
+        ("（2031年5月8日局务会议通过）", "", "2031-05-08"),  # a meeting is not the issuer
+    ],
+)
+def test_a_release_line_under_the_title_gives_issuer_and_date(line: str, issuer: str, date: str):
+    doc = parse_text(f"某区课后服务管理办法\n{line}\n第一条 为了规范，制定本办法。", "m")
+    assert (doc.title, doc.issuer, doc.date) == ("某区课后服务管理办法", issuer, date)
 
 
 _PIECES = st.one_of(

@@ -20,6 +20,9 @@ DATE = re.compile(
 #: A line that is nothing but a date: the 落款 date or a header date.
 DATE_LINE = re.compile(rf"^[（(]?\s*{DATE.pattern}\s*[）)]?$")
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5A-Za-z]{1,12}[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,4}\s*号")
+#: A release line under a title: （2021年3月15日青岚区教育局发布）, (2019年5月8日局务会议通过).
+RELEASE_LINE = re.compile(rf"^[（(]\s*{DATE.pattern}[^（()）]{{0,40}}[）)]$")
+_RELEASER = re.compile(r"日\s*([\u4e00-\u9fa5]{2,30}?)(?:第[\d一二三四五六七八九十]+次[\u4e00-\u9fa5]{0,10})?(?:发布|印发|公布|通过|制定)")
 _COVER = re.compile(r"关于(?:印发|转发|发布|公布|下发)\s*《([^》]+)》")
 _SENTENCE = re.compile(r"[。！？；!?;]")
 
@@ -87,7 +90,7 @@ def _title_lines(head: list[str]) -> list[str]:
     """The leading lines that make up a title: before any sentence, date, 发文字号 or recipients line."""
     out: list[str] = []
     for line in head:
-        if is_sentence(line) or DATE_LINE.match(line) or line.endswith(("：", ":")) or len(line) > 60:
+        if is_sentence(line) or DATE_LINE.match(line) or RELEASE_LINE.match(line) or line.endswith(("：", ":")) or len(line) > 60:
             break
         if DOC_NUMBER.search(line) or line.endswith("文件") or re.match(r"^\d{4}年\d{1,2}月\d{1,2}日", line):
             if out:
@@ -117,9 +120,11 @@ def read_front(head: list[str], meta: dict[str, str], tail: list[str], fallback:
         title = cover.group(1) if cover else joined or fallback
         title = re.sub(r"^(?:.{2,40}?)?关于(?:印发|转发)(.+)的通知$", r"\1", title)
         title = title[1:-1] if title.startswith("《") and title.endswith("》") and title.count("《") == 1 else title
-    issuer = meta.get("issuer") or _issuer(title_lines, head[: max(red - 1, 0)]) or _signoff_issuer(head) or _signoff_issuer(tail)
+    release = next((line for line in head[: len(title_lines) + red + 2] if RELEASE_LINE.match(line)), "")
+    releaser = m.group(1) if (m := _RELEASER.search(release)) and not re.search(r"会议?$", m.group(1)) else ""
+    issuer = meta.get("issuer") or _issuer(title_lines, head[: max(red - 1, 0)]) or releaser or _signoff_issuer(head) or _signoff_issuer(tail)
     number = meta.get("doc_number") or next((m.group(0) for line in head if (m := DOC_NUMBER.search(line))), "")
-    date = iso_date(meta.get("date", "")) or _signoff_date(head) or _signoff_date(tail)
+    date = iso_date(meta.get("date", "")) or iso_date(release) or _signoff_date(head) or _signoff_date(tail)
     recipients = next((line.rstrip("：:") for line in head if line.endswith(("：", ":")) and "附件" not in line and len(line) < 80), "")
     is_cover = bool(cover) or re.search(r"关于(?:印发|转发)", joined) is not None
     return FrontMatter(title, issuer, re.sub(r"\s+", "", number), date, recipients, is_cover)

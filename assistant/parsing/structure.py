@@ -332,7 +332,9 @@ def _kind(node: _Node, points: set[str]) -> UnitKind:
 def _section(node: _Node, kind: UnitKind, chain: list[_Node], paragraph: int) -> str:
     """The numbering labels from the top numbered level down to the unit, as the text writes them."""
     if kind in (UnitKind.POINT, UnitKind.ARTICLE):
-        return node.mark.label if node.mark else ""
+        # A numbered list under a 附件 is the attachment's: 附件 3., not the body's 3.
+        held = [a.mark.label for a in chain[:-1] if a.mark and a.mark.rule.role is Role.ATTACHMENT]
+        return " ".join([*held, node.mark.label]) if node.mark else ""
     if kind is UnitKind.SIGNOFF:
         return "落款"
     if node.mark is not None and node.mark.rule.role is Role.HEADING:

@@ -14,7 +14,7 @@ SUFFIXES = (".txt", ".md")
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 # A column gap in a plain-text table: tabs, or two or more (ideographic) spaces; one space is a word gap.
-_COLUMN_GAP = re.compile(r"(?:\t|[ \u3000]{2,})+")
+_COLUMN_GAP = re.compile(r"(?:\t|[ \u3000]{2,}|[ \u3000]*[|｜][ \u3000]*)+")  # tabs, wide gaps, or pipes without the outer ones
 
 
 def clean(line: str) -> str:
