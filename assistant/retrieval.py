@@ -109,8 +109,12 @@ def asking_sentences(question: str) -> str:
 def asking_part(question: str) -> str:
     """The clauses that ask: those ending in ?, else the last one (孩子明年升小学，幼儿园会不会衔接？)."""
     clauses = [c for c in re.split(r"(?<=[，,。；;?？!！])", question) if c.strip()]
-    asking = [c for c in clauses if c.rstrip().endswith(("?", "？"))]
-    return "".join(asking) if asking else (clauses[-1] if clauses else question)
+    if not clauses:
+        return question
+    asking = [i for i, c in enumerate(clauses) if c.rstrip().endswith(("?", "？"))] or [len(clauses) - 1]
+    # 听说明年（2022年）比例要提高，是真的吗？: a bare confirmation asks about the claim before it.
+    claims = {i - 1 for i in asking if i > 0 and rule("confirmation").search(clauses[i].strip())}
+    return "".join(clauses[i] for i in sorted(set(asking) | claims))
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:

@@ -73,6 +73,8 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("我们家住滨海新区，听说东丽是摇号的。我们滨海那边也一样吗？", "places", ("滨海新区",)),
         ("我们以前住南开区，现在搬到东丽了，孩子能在这边上学吗？", "places", ()),  # the story, not the question
         ("南开区的老师去乡村学校交流，每个月补贴是多少？", "places", ("南开区",)),  # the place owns the question's subject
+        ("听说2021年的学位要翻一番，是真的吗？", "years", {2021}),  # a bare 是真的吗 asks about the claim before it
+        ("国家文件要求每年交流轮岗的教师比例是多少？", "national", True),
         ("2018年建了几所小学？", "years", {2018}),
         ("招生工作谁分管？", "person", True),
         ("国家规定每天锻炼多久？", "national", True),
