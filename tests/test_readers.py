@@ -17,7 +17,7 @@ from .conftest import unavailable
 
 DATA = Path(__file__).parent / "data"
 FICTION = sorted((DATA / "fiction").glob("*.txt"))
-DOCUMENTS = sorted((DATA / "layouts").glob("*.txt")) + FICTION
+DOCUMENTS = sorted((DATA / "layouts").glob("*.txt")) + FICTION + sorted((DATA / "fiction_extra").glob("*.txt"))
 TUNE_SECTIONS = DATA / "fiction" / "tune_sections.json"
 FORMATS = ("txt", "docx", "pdf", "html")
 
