@@ -315,6 +315,7 @@ class PolicyQA:
         """Why the quote cannot answer: another year, another district, or a national rule asked of a local text."""
         return (
             self._task_note(reading)
+            or self._opinion_note(reading)
             or self._edition_note(reading, doc)
             or self._year_note(reading, selections, doc)
             or self._place_note(reading, doc)
@@ -326,6 +327,11 @@ class PolicyQA:
         if not reading.scope.task:
             return ""
         return "抱歉，我只能回答收录的政策文件里写了什么，不能代写材料、推荐机构或完成其他任务。"
+
+    def _opinion_note(self, reading: Reading) -> str:
+        if not reading.scope.opinion:
+            return ""
+        return "抱歉，政策文件只写了安排和要求，不评价学校或做法的好坏，也不预测结果；下面是文件里相关的内容。"
 
     def _edition_note(self, reading: Reading, doc: Document) -> str:
         """2021年的教育工作要点 asks for another year's edition of the document, whatever years its text names."""

@@ -39,6 +39,7 @@ class Scope:
     person: bool = False  # a named person is asked for (谁分管招生)
     national: bool = False  # a national rule is asked for (国家规定…)
     task: bool = False  # a task rather than a question about the text (帮我写一份总结, recommend a tutor)
+    opinion: bool = False  # a judgement or a forecast (哪所小学最好, 值不值得) that a policy text does not give
 
     def years_for(self, doc_year: int | None) -> frozenset[int]:
         """The years asked about, with 今年 read as the year of the document at hand."""
@@ -84,6 +85,7 @@ class Reading:
             "person" if s.person else "",
             "national" if s.national else "",
             "task" if s.task else "",
+            "opinion" if s.opinion else "",
             f"expands {' '.join(self.expansions)}" if self.expansions else "",
             "follow-up" if self.used_history else "",
             self.language.value if self.language is not Language.CHINESE else "",
@@ -205,6 +207,7 @@ class QuestionReader:
             person=bool(rule("type.person").search(asking)),
             national=bool(rule("scope.national").search(asking)),
             task=bool(rule("scope.task").search(f"{question} {asking}")),
+            opinion=bool(rule("scope.opinion").search(f"{question if english else ''} {asking}")),
         )
         return Reading(
             question=question,

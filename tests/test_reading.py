@@ -75,6 +75,12 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("南开区的老师去乡村学校交流，每个月补贴是多少？", "places", ("南开区",)),  # the place owns the question's subject
         ("听说2021年的学位要翻一番，是真的吗？", "years", {2021}),  # a bare 是真的吗 asks about the claim before it
         ("国家文件要求每年交流轮岗的教师比例是多少？", "national", True),
+        ("东丽区哪所小学最好？", "opinion", True),  # a judgement no policy text gives
+        ("孩子读职教中心，将来就业前景好不好？", "opinion", True),
+        ("Is it worth sending my kid to the free arts class?", "opinion", True),
+        ("报名最好带齐哪些材料？", "opinion", False),  # 最好 as "had better"
+        ("那隔壁河西区呢，今年建几所小学？", "places", ("河西区",)),  # the district a 呢 clause is about
+        ("特级教师工作室是哪几位特级教师领衔的？", "person", True),
         ("2018年建了几所小学？", "years", {2018}),
         ("招生工作谁分管？", "person", True),
         ("国家规定每天锻炼多久？", "national", True),
@@ -155,6 +161,11 @@ def test_places_the_dictionary_does_not_know_are_still_read(qa: PolicyQA, questi
 def test_another_district_is_declined_with_a_reason(qa: PolicyQA):
     answer = qa.ask("临澜区新建几所小学？")
     assert answer.abstained and "临澜区" in answer.answer and answer.coverage.value == "none"
+
+
+def test_a_judgement_is_declined_with_a_reason_and_the_related_points(qa: PolicyQA):
+    answer = qa.ask("东丽区新建的小学哪所最好？")
+    assert answer.abstained and "不评价" in answer.answer and answer.citations  # the closest points are still listed
 
 
 @pytest.mark.parametrize(
