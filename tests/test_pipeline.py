@@ -125,6 +125,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("中考报名截止时间？", (Asked(D, day_level=True),)),
         ("学校公示资助名单后多久要给答复？", (Asked(D, duration=True),)),  # the 名单 is the story; the question asks how long
         ("特级教师名单在哪查？", (Asked(AnswerType.NAME),)),  # the list itself is wanted
+        ("一级园一个孩子一年补多少？", (Asked(AnswerType.MONEY, "年"), Asked(N))),  # a subsidy asked is a sum
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
