@@ -218,10 +218,11 @@ def _longest_series(groups: list[tuple[str, bool]]) -> tuple[int, int]:
 
 def _attach_bare(parts: list[str]) -> list[str]:
     """还能补考吗？哪天？: a part that is nothing but its question words (哪天, 是哪一天) asks about the part before it."""
+    asks = rule("interrogative")
     out: list[str] = []
     for p in parts:
-        bare = re.sub(r"[是的了吗呢啊呀要能会在]", "", rule("interrogative").sub("", p))
-        if out and rule("interrogative").search(out[-1]) and rule("interrogative").search(p) and len(bare) <= 1:
+        bare = re.sub(r"[是的了吗呢啊呀要能会在]", "", asks.sub("", p))
+        if out and asks.search(out[-1]) and asks.search(p) and len(bare) <= 1:
             out[-1] = f"{out[-1]}，{p}"
         else:
             out.append(p)

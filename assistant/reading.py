@@ -130,12 +130,14 @@ def is_english(text: str) -> bool:
 def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
     """Districts and cities the question asks about: 南开区, 滨海新区, 宁河+区 (jieba place, organisation or name tags).
 
-    A place counts when the asking part names it, in full or by its stem (我们滨海那边 after 我们家住滨海新区).
+    A place counts when the asking part names it, in full or by its stem (我们滨海那边 after 我们家住滨海新区), or when
+    it owns the question's subject (南湖区的老师…, 那河东区呢).
     Names jieba does not know (临澜区 is cut 临/澜区) are found by the ``scope.place`` rule: two characters before 区/县
     that are not a common noun such as 学区 or 小区…"""
     # …unless the two characters are a verb or adverb jieba knows: 我想知道区里 asks about 区里, not a 知道区.
+    text = "".join(w for w, _ in pos)
     verbs = {w for w, f in pos if f[:1] in "vdpc"}
-    out = [m.group(0) for m in rule("scope.place").finditer("".join(w for w, _ in pos)) if _stem(m.group(0)) not in verbs]
+    out = [m.group(0) for m in rule("scope.place").finditer(text) if _stem(m.group(0)) not in verbs]
     for i, (word, flag) in enumerate(pos):
         if flag[:2] not in ("ns", "nt", "nr"):
             continue
@@ -146,7 +148,7 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
     # 我们家住滨海新区，那边今年也建吗: the asking part points back to the place the story names.
     back = bool(rule("place.that").search(asking))
     # 南湖区的老师去交流，每月补贴多少: a place owning the question's subject is asked about, though not in the asking clause.
-    owners = {m.group(1) for m in rule("place.owner").finditer("".join(w for w, _ in pos))}
+    owners = {m.group(1) for m in rule("place.owner").finditer(text)}
     return tuple(p for p in dict.fromkeys(out) if back or p in asking or _stem(p) in asking or p in owners)
 
 

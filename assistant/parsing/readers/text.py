@@ -1,5 +1,5 @@
 """Plain text and Markdown: UTF-8 (BOM or not), GB18030 read with a warning, YAML front matter, pipe tables
-and tables typed as aligned columns (cells apart by tabs or two or more spaces)."""
+and tables typed as aligned columns (cells apart by tabs, two or more spaces, or inner pipes)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ SUFFIXES = (".txt", ".md")
 
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
-# A column gap in a plain-text table: tabs, or two or more (ideographic) spaces; one space is a word gap.
-_COLUMN_GAP = re.compile(r"(?:\t|[ \u3000]{2,}|[ \u3000]*[|｜][ \u3000]*)+")  # tabs, wide gaps, or pipes without the outer ones
+# A column gap in a plain-text table: a tab, two or more (ideographic) spaces, or a pipe (a table typed without the
+# outer pipes); one space is a word gap.
+_COLUMN_GAP = re.compile(r"(?:\t|[ \u3000]{2,}|[ \u3000]*[|｜][ \u3000]*)+")
 
 
 def clean(line: str) -> str:
