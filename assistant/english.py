@@ -34,6 +34,7 @@ _NAME = re.compile(r"\b[A-Z][a-z]{3,}\b")
 _PLACE = re.compile(r"\b([A-Z][a-z]+(?: [Nn]ew)?) (?:[Dd]istrict|[Cc]ounty|[Nn]ew [Aa]rea)\b")
 _HAN = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 _NUMBER = re.compile(r"\b\d+(?:[+.]\w+)*\b")  # a programme's name: 8421, 1+X
+_TYPED = re.compile(r"[\u4e00-\u9fff]+")  # Chinese the asker typed into the English: a level-3 (三级园) kindergarten
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Sense:
 
 def variants(word: str) -> tuple[str, ...]:
     """The word and its likely base forms: schools → school, admitted → admit, studies → study."""
-    w = word.lower().strip("'-")
+    w = word.lower().strip("'-").removesuffix("'s")  # a martyr's child: the possessive is no part of the word
     out = [w]
     for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
@@ -148,6 +149,7 @@ class Translator:
         found += [(m.start(), f"{m.group(0)}年") for m in _YEAR.finditer(text)]
         found += [(m.start(), m.group(0)) for m in _NUMBER.finditer(text) if not _YEAR.fullmatch(m.group(0)) and m.start() not in covered]
         found += self._looked_up(text, covered)
+        found += [(m.start(), m.group(0)) for m in _TYPED.finditer(text)]  # the asker's own term beats any gloss
         found += [(m.start(), zh) for m in _NAME.finditer(text) if m.start() not in covered and (zh := self.name(m.group(0)))]
         words = list(dict.fromkeys(w for _, zh in sorted(found) for w in zh.split()))
         return " ".join(words) + "？" if words else text

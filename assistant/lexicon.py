@@ -54,12 +54,14 @@ class Settings:
 
     # -- retrieval
     dense_weight: float = _knob("dense_weight")
+    dense_lead: float = _knob("dense_lead")
     expanded_dense_weight: float = _knob("expanded_dense_weight")
     rrf_k: int = _knob("rrf_k")
     year_boost: float = _knob("year_boost")
     asked_weight: float = _knob("asked_weight")
+    asked_keyword_weight: float = _knob("asked_keyword_weight")
     header_weight: float = _knob("header_weight")
-    effect_boost: float = _knob("effect_boost")
+    closing_boost: float = _knob("closing_boost")
     scope_boost: float = _knob("scope_boost")
     # -- abstention
     coverage: float = _knob("coverage")
@@ -356,7 +358,7 @@ REPORT_ONLY = ("test", "holdout", "holdout2", "holdout3", "laws", "real_report",
 #: "a number is counted in its unit", "今年 is the document's year"; their rows are vocabulary, listed with --all.
 VOCABULARIES = ("units.tsv", "relative_time.tsv", "periods.tsv", "glossary.tsv")
 #: A rule over the quoted text is used by the questions that ask for what it finds (evidence.phone ↔ type.phone).
-PAIRS = {"evidence.day": "type.day_level", "evidence.duration": "type.duration", "national_issuer": "scope.national", "target": "current", "evidence.effect": "asks_effect"}
+PAIRS = {"evidence.day": "type.day_level", "evidence.duration": "type.duration", "national_issuer": "scope.national", "target": "current", "evidence.effect": "asks_effect", "evidence.interpretation": "asks_interpretation"}
 
 
 @dataclass(frozen=True)

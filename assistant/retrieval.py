@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: A document's own closing clauses, each favoured when the question asks for it: (question rule, quote rule).
+CLOSING = (("asks_effect", "evidence.effect"), ("asks_interpretation", "evidence.interpretation"))
+
 
 class Mode(str, Enum):
     """Which evidence ranks the units; FINAL is the shipped configuration."""
@@ -153,7 +156,7 @@ class Retriever:
         self._points = [c.point for c in first]
         self._is_header = np.asarray([k.endswith("#header") for k in self.unit_keys])
         self._unit_texts = [index.chunks[r].text for r in self._unit_level_row]
-        self._is_effect = np.asarray([bool(rule("evidence.effect").search(t)) for t in self._unit_texts])
+        self._closing = {ask: np.asarray([bool(rule(clause).search(t)) for t in self._unit_texts]) for ask, clause in CLOSING}
         self._doc_years = {d.year for d in index.documents if d.year}
         # Words every title shares (东丽区 when the notice is alone) are implicit in every unit
         # but written in only some: they would pull those units and make off-topic questions look covered.
@@ -192,12 +195,15 @@ class Retriever:
     def preferred(self, reading: Reading) -> frozenset[str]:
         """Documents the question names by title, by district, by their own year, or as national; empty when it names none."""
         s = reading.scope
-        named = set(s.documents)
-        if s.national:
-            named |= {d.doc_id for d in self.index.documents if rule("national_issuer").search(f"{d.issuer} {d.title}")}
-        named |= {d for d, text in self._doc_text.items() if s.places and all(p in text or p[:-1] in text for p in s.places)}
-        named |= {d for d, y in self._doc_year.items() if y and y in s.years}
-        return frozenset(named) if len(named) < len(self._doc_text) else frozenset()
+        national = {d.doc_id for d in self.index.documents if rule("national_issuer").search(f"{d.issuer} {d.title}")} if s.national else set()
+        clues = (
+            set(s.documents),
+            national,
+            {d for d, text in self._doc_text.items() if s.places and all(p in text or p[:-1] in text for p in s.places)},
+            {d for d, y in self._doc_year.items() if y and y in s.years},
+        )
+        # A clue every document shares (青岚区 in each of a district's files) narrows nothing; the others still do.
+        return frozenset().union(*(c for c in clues if len(c) < len(self._doc_text)))
 
     def _dense(self, reading: Reading, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cosine per chunk: the best of whole text and asking sentence, and the blend that ranks.
@@ -232,30 +238,57 @@ class Retriever:
         w = self.settings.asked_weight
         return per.max(axis=0), per[0] if len(texts) == 1 else (1 - w) * per[0] + w * per[1], qv[0]
 
+    def _dense_lead(self, fused: np.ndarray, unit_dense: np.ndarray) -> np.ndarray:
+        """A unit the embedding prefers by a clear margin leads the fused ranking: on a document nobody has labelled,
+        one shared keyword elsewhere (残疾 in an admission plan's article) would otherwise outvote it."""
+        if len(unit_dense) < 2:
+            return fused
+        second, first = np.partition(unit_dense, -2)[-2:]
+        if first - second < self.settings.dense_lead:
+            return fused
+        out = fused.copy()
+        out[int(np.argmax(unit_dense))] = fused.max() + 1e-6
+        return out
+
+    def _keyword(self, reading: Reading, tokens: list[str]) -> np.ndarray:
+        """BM25 per chunk; a story before the question (我家孩子…，想问一下中班最多几个人) ranks by both the whole text and
+        the asking part's own words, as the dense side does."""
+        scores = self.index.keywords.scores(tokens)
+        w = self.settings.asked_keyword_weight
+        if w <= 0 or reading.asking == reading.standalone:
+            return scores
+        tokenizer = self.index.keywords.tokenizer
+        asked = set(tokenizer(reading.asking)) | set(tokenizer(" ".join(reading.expansions)))
+        part = [t for t in tokens if t in asked]
+        return (1 - w) * scores + w * self.index.keywords.scores(part) if part else scores
+
     def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         tokens = self.tokens(reading)
         n = len(self.index.chunks)
         zeros = np.zeros(n, dtype=np.float32)
         dense, rank_dense, vector = (zeros, zeros, zeros[:0]) if mode in (Mode.BM25, Mode.BM25_UNITS) else self._dense(reading, n)
-        keyword = self.index.keywords.scores([t for t in tokens if t not in self._implicit_years]) if mode is not Mode.DENSE else zeros
+        keyword = self._keyword(reading, [t for t in tokens if t not in self._implicit_years]) if mode is not Mode.DENSE else zeros
         if mode is Mode.BM25_UNITS:
             unit_dense, unit_kw = np.zeros(len(self.unit_keys), dtype=np.float32), keyword[self._unit_level_row]
         else:
             unit_dense = np.asarray([rank_dense[r].max() for r in self._unit_rows], dtype=np.float32)
             unit_kw = np.asarray([keyword[r].max() for r in self._unit_rows], dtype=np.float32)
         fused = self._fuse(mode, unit_dense, unit_kw, bool(reading.expansions))
+        if mode is Mode.HYBRID:
+            fused = self._dense_lead(fused, unit_dense)
         # A year other than the documents' own (到2021年) is a hard clue: favour the points that name it.
         named = [str(y) for y in reading.years - self._doc_years]
         if named:
             fused = np.where([any(y in t for y in named) for t in self._unit_texts], fused * self.settings.year_boost, fused)
         if preferred := self.preferred(reading):
             fused = np.where([d in preferred for d in self._doc_ids], fused * self.settings.scope_boost, fused)
+        # 这个办法什么时候施行 / 由哪个部门解释: the document's own clause answers, not an article on a licence's 有效期.
+        closing = [is_clause for ask, is_clause in self._closing.items() if rule(ask).search(reading.standalone)]
+        for is_clause in closing:
+            fused = np.where(is_clause, fused * self.settings.closing_boost, fused)
         # The header is where "who issued it / to whom" is answered, and rarely anything else.
-        weight = 1 / self.settings.header_weight if rule("about_document").search(reading.standalone) else self.settings.header_weight
-        fused = np.where(self._is_header, fused * weight, fused)
-        # 这个办法什么时候施行: the document's own clause answers, not an article on a licence's 有效期.
-        if rule("asks_effect").search(reading.standalone):
-            fused = np.where(self._is_effect, fused * self.settings.effect_boost, fused)
+        about = rule("about_document").search(reading.standalone) and not closing
+        fused = np.where(self._is_header, fused * (1 / self.settings.header_weight if about else self.settings.header_weight), fused)
         allowed = np.ones(len(self.unit_keys), dtype=bool) if doc_ids is None else np.asarray([d in doc_ids for d in self._doc_ids])
         # The memory's vote orders the units; their scores stay the texts' own evidence, which the answer step compares.
         vote = self._vote(vector, fused, preferred) if mode is Mode.HYBRID else NO_VOTE

@@ -61,3 +61,15 @@ def test_a_capitalised_word_is_tried_as_the_pinyin_of_a_name_the_documents_use()
     assert t.translate("Does Mingyuan admit new students?") == "明远 新增？"  # new → 新增 is a glossary row
     assert t.places("Does Qinglan District charge fees? And Beichen District?") == ("Beichen District",)
     assert t.places("Does Heping district also build 5 primary schools?") == ("Heping District",)  # lower-case district
+
+
+def test_chinese_typed_into_an_english_question_is_kept_where_it_stands():
+    t = Translator({"录取", "幼儿园"}, {"admit": (Sense("录取", 1),), "kindergarten": (Sense("幼儿园", 0),)})
+    assert t.translate("How much for a level-3 (三级园) kindergarten?") == "多少 3 三级园 幼儿园？"
+    assert t.translate("How many kindergartens admit children?") == "多少 幼儿园 录取？"  # no Chinese typed: nothing added
+
+
+def test_a_possessive_is_looked_up_as_its_word():
+    assert "martyr" in variants("martyr's") and variants("parents'")[0] == "parents"
+    t = Translator({"烈士"}, {"martyr": (Sense("烈士", 0),)})
+    assert t.translate("How many points for a martyr's child?") == "多少 烈士？"

@@ -388,6 +388,9 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("举报电话多少？", "监督举报电话：88162099（区教育局纪检监察组）。", True),  # a local number without the area code
         ("招生办电话多少？", "8. 青岚区实验高级中学招生办：88346620", True),
         ("举报电话多少？", "计划招生2980人。", False),
+        ("托费多久能涨一次价？", "保教费最高限价原则上每3年调整一次。", True),  # a period in years answers how often
+        ("暂缓交流最长多久？", "暂缓期限一般不超过1学年。", True),
+        ("托费多久能涨一次价？", "保教费实行政府指导价管理，一年级不收费。", False),  # 一年级 is a grade, not a period
     ],
 )
 def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote: str, holds: bool):
@@ -445,9 +448,29 @@ def test_a_question_on_when_the_document_takes_effect_prefers_its_own_clause(tmp
     doc = Path(__file__).parent / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"
     embedder = load_embedder()
     qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
-    for question, article in (("这个校车管理办法从什么时候开始施行，有效期多久？", "第二十八条"), ("校车使用许可的有效期是多久？", "第七条")):
+    for question, article in (
+        ("这个校车管理办法从什么时候开始施行，有效期多久？", "第二十八条"),
+        ("校车使用许可的有效期是多久？", "第七条"),
+        ("这个办法由哪个部门负责解释？", "第二十七条"),  # the closing 本办法由…负责解释, not the header (哪个部门发的)
+    ):
         top = qa.retriever.search(qa.read(question), k=1).hits[0]
         assert qa.index.units[top.unit_key][1].label.startswith(article) or article in qa.index.units[top.unit_key][1].text[:8], question
+
+
+def test_a_document_named_by_title_is_preferred_even_when_every_document_names_the_district(tmp_path):
+    """青岚区 is in every file of the district: the place narrows nothing, the title still does."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    data = Path(__file__).parent / "data"
+    docs = [data / "fiction" / "qinglan-school-bus-management-measures.txt", data / "fiction_extra" / "qinglan-private-kindergarten-fee-measures.txt"]
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build(docs, tmp_path / "idx", embedder), embedder)
+    reading = qa.read("《青岚区民办幼儿园收费管理办法》由哪个部门负责解释？")
+    assert qa.retriever.preferred(reading) == frozenset({"qinglan-private-kindergarten-fee-measures"})
+    top = qa.retriever.search(reading, k=1).hits[0]
+    assert top.doc_id == "qinglan-private-kindergarten-fee-measures" and "负责解释" in qa.index.units[top.unit_key][1].text
 
 
 @pytest.mark.parametrize(
@@ -467,3 +490,33 @@ def test_a_fee_asked_per_period_needs_a_sum_per_that_period(question, quote, hel
 
     money = next(f for f in asked_facts(question) if f.kind is AnswerType.MONEY)
     assert money.satisfied_by(quote) is held
+
+
+def test_a_unit_the_embedding_prefers_by_a_clear_margin_leads_the_fused_ranking():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.retrieval import Retriever
+
+    me = SimpleNamespace(settings=Settings(dense_lead=0.02))
+    fused = np.asarray([0.9, 0.6, 0.3], dtype=np.float32)
+    led = Retriever._dense_lead(me, fused, np.asarray([0.900, 0.941, 0.906], dtype=np.float32))  # type: ignore[arg-type]
+    assert int(np.argmax(led)) == 1 and led[0] == fused[0] and led[2] == fused[2]
+    close = np.asarray([0.900, 0.910, 0.906], dtype=np.float32)  # a lead of 0.004 is no clear preference
+    assert np.array_equal(Retriever._dense_lead(me, fused, close), fused)  # type: ignore[arg-type]
+
+
+def test_a_story_ranks_keywords_by_its_asking_part_too(real_qa):
+    """The story's words (感觉, 压力, 特别) weigh less than the asking part's own words and their policy terms."""
+    import numpy as np
+
+    reading = real_qa.read("我家孩子上小学，感觉压力特别大。想问一下课后服务什么时候开始？")
+    assert reading.asking != reading.standalone
+    tokens = list(real_qa.retriever.tokens(reading))
+    tok = real_qa.index.keywords.tokenizer
+    own = set(tok(reading.asking)) | set(tok(" ".join(reading.expansions)))
+    plain, asked = real_qa.index.keywords.scores(tokens), real_qa.index.keywords.scores([t for t in tokens if t in own])
+    w = real_qa.settings.asked_keyword_weight
+    assert 0 < w < 1 and {"感觉", "压力"} <= set(tokens) - own
+    assert np.allclose(real_qa.retriever._keyword(reading, tokens), (1 - w) * plain + w * asked)
