@@ -103,8 +103,6 @@ class Asked:
             return any(rule("evidence.money").search(c) and per.search(c) for c in re.split(r"[，,；;。\n]", text))
         if self.day_level:
             return bool(rule("evidence.day").search(text) or (self.duration and rule("evidence.duration").search(text)))
-        if self.duration and rule("evidence.duration").search(text):  # 多久调整一次: 每3年调整一次
-            return True
         return bool(rule(f"evidence.{self.kind.value}").search(text))
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import uvicorn
 
+from assistant.lexicon import Settings
+
 
 def unavailable(reason: str, *, module: bool = False) -> None:
     """Skip on a developer's machine, fail under CI: CI installs every service, so a skip there would hide a broken set-up."""
@@ -47,6 +49,11 @@ class HashEmbedder:
 
     def encode_passages(self, texts, *, batch_size: int = 32, show_progress: bool = False):
         return self.encode_queries(texts)
+
+
+#: A pipeline on the hash embedder: its 64-dimensional bigram cosines are a test double's, so no unit leads the
+#: ranking by them (``dense_lead``) and the tests of keyword behaviour do not abstain on them (``dense``).
+HASH_SETTINGS = Settings(dense=0.0, dense_lead=1.0)
 
 
 @pytest.fixture

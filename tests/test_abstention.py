@@ -9,15 +9,15 @@ import pytest
 
 from assistant.abstention import FEATURES, Signals
 from assistant.index import Index
-from assistant.pipeline import PolicyQA, Settings
+from assistant.pipeline import PolicyQA
 
-from .conftest import NOTICE, ROOT, HashEmbedder
+from .conftest import HASH_SETTINGS, NOTICE, ROOT, HashEmbedder
 
 
 @pytest.fixture(scope="module")
 def qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=HASH_SETTINGS)
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ import pytest
 from assistant import cli, config, lexicon
 from assistant.index import Index, load_or_build
 from assistant.inputs import MAX_LINE_BYTES
-from assistant.lexicon import Settings
 from assistant.pipeline import PolicyQA
 
-from .conftest import NOTICE, ROOT, HashEmbedder
+from .conftest import HASH_SETTINGS, NOTICE, ROOT, HashEmbedder
 
 EXAMPLE = "今年民办学校招生报名人数超过计划怎么办？"
 
@@ -135,7 +134,7 @@ def test_batch_missing_input_file(capsys, tmp_path: Path):
 @pytest.fixture(scope="module")
 def hash_qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=HASH_SETTINGS)
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 
 from assistant.evaluation import add_arguments, load_questions, metrics, run, run_cli
 from assistant.index import Index
-from assistant.pipeline import PolicyQA, Settings
+from assistant.pipeline import PolicyQA
 
-from .conftest import NOTICE, HashEmbedder
+from .conftest import HASH_SETTINGS, NOTICE, HashEmbedder
 
 DOC = "dongli-2020-education-work-points"
 ROWS = [
@@ -25,7 +25,7 @@ ROWS = [
 @pytest.fixture(scope="module")
 def qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=HASH_SETTINGS)
 
 
 @pytest.fixture

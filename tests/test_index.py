@@ -14,7 +14,7 @@ from assistant.keywords import Tokenizer, harvest_terms
 from assistant.lexicon import Settings
 from assistant.parsing import parse_file
 
-from .conftest import NOTICE, ROOT, HashEmbedder
+from .conftest import HASH_SETTINGS, NOTICE, ROOT, HashEmbedder
 
 
 @pytest.fixture
@@ -191,10 +191,9 @@ def _flip_byte(folder: Path) -> str:
 
 
 def _answer_point(index: Index) -> int | None:
-    from assistant.lexicon import Settings
     from assistant.pipeline import PolicyQA
 
-    answer = PolicyQA(index, HashEmbedder(), settings=Settings(dense=0.0)).ask(EXAMPLE)
+    answer = PolicyQA(index, HashEmbedder(), settings=HASH_SETTINGS).ask(EXAMPLE)
     return answer.citations[0].point if answer.citations else None
 
 

@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 from assistant import config
 from assistant.index import Index
 from assistant.inputs import InvalidQuestionError, clean_text, parse_batch_line, read_lines, validate_question
-from assistant.lexicon import Settings
 from assistant.pipeline import PolicyQA
 
-from .conftest import NOTICE, HashEmbedder
+from .conftest import HASH_SETTINGS, NOTICE, HashEmbedder
 
 EXAMPLE = "今年民办学校招生报名人数超过计划怎么办？"
 
@@ -22,7 +21,7 @@ EXAMPLE = "今年民办学校招生报名人数超过计划怎么办？"
 @pytest.fixture(scope="module")
 def qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=HASH_SETTINGS)
 
 
 @pytest.mark.parametrize(

@@ -8,16 +8,16 @@ import pytest
 
 from assistant.answering import AnswerType
 from assistant.index import Index
-from assistant.pipeline import PolicyQA, Settings
+from assistant.pipeline import PolicyQA
 from assistant.reading import Language, is_english, relative_offsets
 
-from .conftest import NOTICE, HashEmbedder
+from .conftest import HASH_SETTINGS, NOTICE, HashEmbedder
 
 
 @pytest.fixture(scope="module")
 def qa() -> PolicyQA:
     emb = HashEmbedder()
-    return PolicyQA(Index.build([NOTICE], emb), emb, settings=Settings(dense=0.0))
+    return PolicyQA(Index.build([NOTICE], emb), emb, settings=HASH_SETTINGS)
 
 
 @pytest.mark.parametrize(
