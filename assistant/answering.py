@@ -31,6 +31,7 @@ class AnswerType(str, Enum):
     ITEMS = "items"  # what a named set holds (“五个一”是哪五个, 16条措施具体哪16条): the quote must list them
     PERSON = "person"  # who is in charge (谁分管招生): a person must be named
     PENALTY = "penalty"  # what happens to an offender (怎么处罚): the quote must set a sanction
+    FREQUENCY = "frequency"  # how often (多久检查一次): the quote must give a period (每学期, 每3年)
 
 
 class Coverage(str, Enum):
@@ -46,6 +47,7 @@ _TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     (AnswerType.PHONE, "type.phone"),
     (AnswerType.MONEY, "type.money"),
     (AnswerType.DATE, "type.date"),
+    (AnswerType.FREQUENCY, "type.frequency"),
     (AnswerType.PLACE, "type.place"),
     (AnswerType.ITEMS, "type.items"),
     (AnswerType.NAME, "type.name"),
@@ -59,12 +61,12 @@ _TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
 DETAIL = {
     AnswerType.NUMBER: "数量", AnswerType.DATE: "时间", AnswerType.PHONE: "联系电话", AnswerType.MONEY: "金额",
     AnswerType.PLACE: "地点", AnswerType.PROCEDURE: "办理流程", AnswerType.NAME: "名称", AnswerType.ITEMS: "具体内容",
-    AnswerType.PERSON: "负责人", AnswerType.PENALTY: "处罚措施",
+    AnswerType.PERSON: "负责人", AnswerType.PENALTY: "处罚措施", AnswerType.FREQUENCY: "频次",
 }
 DETAIL_EN = {
     AnswerType.NUMBER: "figure", AnswerType.DATE: "date", AnswerType.PHONE: "phone number", AnswerType.MONEY: "amount",
     AnswerType.PLACE: "place", AnswerType.PROCEDURE: "procedure", AnswerType.NAME: "names", AnswerType.ITEMS: "items",
-    AnswerType.PERSON: "person in charge", AnswerType.PENALTY: "penalty",
+    AnswerType.PERSON: "person in charge", AnswerType.PENALTY: "penalty", AnswerType.FREQUENCY: "frequency",
 }
 
 

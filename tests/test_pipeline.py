@@ -388,6 +388,9 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("举报电话多少？", "监督举报电话：88162099（区教育局纪检监察组）。", True),  # a local number without the area code
         ("招生办电话多少？", "8. 青岚区实验高级中学招生办：88346620", True),
         ("举报电话多少？", "计划招生2980人。", False),
+        ("扶持资金多久公示一次？", "幼儿园应当每学期在园内显著位置公示扶持资金收支情况。", True),  # how often: a period answers
+        ("托费多长时间调整一回？", "保教费最高限价原则上每3年调整一次。", True),
+        ("托费多久能涨一次价？", "保教费实行政府指导价管理，2021年起执行。", False),  # a year is no period
     ],
 )
 def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote: str, holds: bool):

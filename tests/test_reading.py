@@ -98,6 +98,8 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("东丽教育局长 谁", "person", True),
         ("教育部今年出了什么新政策？", "national", True),
         ("学校这样分实验班合法吗？", "national", True),  # what the law says
+        ("国家法律对老师打学生是怎么规定的", "national", True),
+        ("这个法律对学校有用吗", "national", False),  # no question about what the law requires
         ("我家孩子对法律挺感兴趣，学校有没有法律知识比赛？", "national", False),
     ],
 )
