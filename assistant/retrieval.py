@@ -251,8 +251,8 @@ class Retriever:
         return out
 
     def _keyword(self, reading: Reading, tokens: list[str]) -> np.ndarray:
-        """BM25 per chunk; a story before the question (我家孩子…，想问一下中班最多几个人) ranks by both the whole text and
-        the asking part's own words, as the dense side does."""
+        """BM25 per chunk; a question with a story before it (我家孩子上中班，…，想问一下中班最多几个人？) ranks by both the
+        whole text and the words of its asking clauses (the dense side blends the asking sentence the same way)."""
         scores = self.index.keywords.scores(tokens)
         w = self.settings.asked_keyword_weight
         if w <= 0 or reading.asking == reading.standalone:
