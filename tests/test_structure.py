@@ -110,6 +110,15 @@ def test_pipe_tables_without_outer_pipes_are_rows_with_their_header():
     rows = [u for u in doc.units if u.kind is UnitKind.TABLE_ROW]
     assert [u.section for u in rows] == ["一、表1第1行", "一、表1第2行"]
     assert rows[1].text == "学校：某区第二中学，类别：民办，计划数：300。"
+    assert rows[0].part == "一、招生计划 › 表1 某区2031年普通高中招生计划"  # a numbered caption heads its rows
+
+
+def test_a_captioned_table_after_an_item_is_headed_by_its_caption_not_the_item():
+    text = "一、扶持项目\n（一）教师补助\n1. 补助标准见表1。\n2. 新聘本科毕业生一次性奖励1万元。\n表1 某区补助标准\n等级 | 生均补助\n一级园 | 1500\n"
+    doc = parse_text(text, "rules")
+    row = next(u for u in doc.units if u.kind is UnitKind.TABLE_ROW)
+    assert row.part.endswith("2.新聘本科毕业生一次性奖励1万元 › 表1 某区补助标准") and row.section == "一、（一）2.表1第1行"
+    assert coverage(doc, read_lines(text)) == 1.0  # the caption line is still quoted with the item it follows
 
 
 def test_a_list_under_an_unnumbered_attachment_is_the_attachments():

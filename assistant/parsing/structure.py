@@ -31,6 +31,7 @@ class _Node:
     tables: int = 0  # tables opened under this node
     row: int = 0  # for rows: its index in its table; for tables' rows numbering
     table: int = 0
+    caption: str = ""  # for rows: the table's own numbered caption (表1 青岚区…补助标准), read as their heading
 
     @property
     def role(self) -> Role | None:
@@ -60,6 +61,7 @@ class _Tree:
         self.root_tables = 0
         self.pending_header: tuple[int, Line] | None = None  # a table's header row, claimed by its first row
         self.table_no = self.row_no = 0
+        self.caption = ""
 
     def _add(self, node: _Node) -> _Node:
         node.parent = self.stack[-1] if self.stack else None
@@ -108,13 +110,15 @@ class _Tree:
                 self.root_tables += 1
             numbered = re.match(r"^表\s*(\d{1,3})", caption)  # 表2 青岚区…一览表: the document's own table number
             self.table_no = int(numbered.group(1)) if numbered else (top.tables if top is not None else self.root_tables)
+            # A numbered caption names what the rows hold, better than the item the table happens to follow.
+            self.caption = re.sub(r"[\s\u3000]+", " ", caption).strip() if numbered else ""
             self.row_no = 0
             self.pending_header = (i, line)
             return
         start = self.pending_header[0] if self.pending_header else i
         self.pending_header = None
         self.row_no += 1
-        node = self._add(_Node("row", start, text=[_row_text(line)], table=self.table_no, row=self.row_no))
+        node = self._add(_Node("row", start, text=[_row_text(line)], table=self.table_no, row=self.row_no, caption=self.caption))
         node.end = i + 1
 
     def flush_table(self) -> None:
@@ -123,7 +127,7 @@ class _Tree:
             i, line = self.pending_header
             self.pending_header = None
             self.row_no += 1
-            self._add(_Node("row", i, text=["，".join(c for c in line.cells if c) + "。"], table=self.table_no, row=self.row_no))
+            self._add(_Node("row", i, text=["，".join(c for c in line.cells if c) + "。"], table=self.table_no, row=self.row_no, caption=self.caption))
 
     def signoff(self, i: int, text: str) -> None:
         top = self.stack[-1] if self.stack else None
@@ -366,7 +370,7 @@ def _units(tree: _Tree) -> tuple[list[Unit], list[str]]:
         if node.kind == "paragraph":
             paragraphs[holder] = paragraphs.get(holder, 0) + 1
         section = _section(node, kind, [*ancestors, node], paragraphs.get(holder, 0))
-        part = " › ".join(_heading_name(a) for a in ancestors if a.mark)
+        part = " › ".join([*(_heading_name(a) for a in ancestors if a.mark), *([node.caption] if node.caption else [])])
         text = "\n".join(node.text) if node.text else (node.mark.label if node.mark else "")
         number = node.mark.number if kind in (UnitKind.POINT, UnitKind.ARTICLE) and node.mark else None
         key = _unique(str(number) if number is not None else ("signoff" if kind is UnitKind.SIGNOFF else section), used)
