@@ -345,7 +345,8 @@ def test_list_items_and_table_rows_are_also_read_under_their_heading():
     chunks = chunk_corpus(parse_corpus([NOTICE, fiction]))
     context = {c.unit_key: c.text for c in chunks if c.level is Level.CONTEXT}
     assert context["qinglan-after-school-service-notice#6、①"].startswith("6、安全管理：学校要建立学生考勤")
-    assert context["qinglan-after-school-service-notice#5、表1第2行"].startswith("5、收费标准：服务项目：小学第二时段")
+    # A table row is read under its table's own numbered caption, which names what the rows hold.
+    assert context["qinglan-after-school-service-notice#5、表1第2行"].startswith("表1 青岚区义务教育学校课后服务收费标准：服务项目：小学第二时段")
     assert not any(key.startswith("dongli-") for key in context)  # work points stand alone
 
 
