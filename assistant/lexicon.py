@@ -357,8 +357,16 @@ REPORT_ONLY = ("test", "holdout", "holdout2", "holdout3", "laws", "real_report",
 #: Closed classes of words (units, relative years, plan periods, the English glossary) are one rule each:
 #: "a number is counted in its unit", "今年 is the document's year"; their rows are vocabulary, listed with --all.
 VOCABULARIES = ("units.tsv", "relative_time.tsv", "periods.tsv", "glossary.tsv")
+#: A document's own closing clauses, each favoured when the question asks for it: (question rule, quote rule).
+CLOSING = (("asks_effect", "evidence.effect"), ("asks_interpretation", "evidence.interpretation"))
 #: A rule over the quoted text is used by the questions that ask for what it finds (evidence.phone ↔ type.phone).
-PAIRS = {"evidence.day": "type.day_level", "evidence.duration": "type.duration", "national_issuer": "scope.national", "target": "current", "evidence.effect": "asks_effect", "evidence.interpretation": "asks_interpretation"}
+PAIRS = {
+    "evidence.day": "type.day_level",
+    "evidence.duration": "type.duration",
+    "national_issuer": "scope.national",
+    "target": "current",
+    **{clause: ask for ask, clause in CLOSING},
+}
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,13 @@ import numpy as np
 
 from .chunking import Level
 from .index import Index
-from .lexicon import Settings, lexicon, rule
+from .lexicon import CLOSING, Settings, lexicon, rule
 from .memory import NO_VOTE, Memory, Vote
 
 if TYPE_CHECKING:
     from .reading import Reading
 
 logger = logging.getLogger(__name__)
-
-#: A document's own closing clauses, each favoured when the question asks for it: (question rule, quote rule).
-CLOSING = (("asks_effect", "evidence.effect"), ("asks_interpretation", "evidence.interpretation"))
 
 
 class Mode(str, Enum):
