@@ -158,7 +158,25 @@ def _refine_number(question: str) -> Asked:
 def asked_facts(question: str) -> tuple[Asked, ...]:
     """Every kind of fact the question asks for (什么时间、什么地点 asks two); () for an open question."""
     question = asking_sentences(question)
-    return tuple(dict.fromkeys(_refine(kind, question) for kind, name in _TYPE_RULES if rule(name).search(question)))
+    spans = _asking_spans(question)
+    asked = [kind for kind, name in _TYPE_RULES if any(_overlaps(m.span(), spans) for m in rule(name).finditer(question))]
+    return tuple(dict.fromkeys(_refine(kind, question) for kind in asked))
+
+
+def _asking_spans(sentences: str) -> list[tuple[int, int]]:
+    """Where the clauses that ask are: in 孩子被学校处分了不服气，有没有地方能说理 the 处分 is what happened, not a penalty
+    asked about. A clause asks when it holds a question word or ends with a question mark; with none, all of it asks."""
+    spans, start = [], 0
+    for clause in re.split(r"(?<=[，,；;])", sentences):
+        end = start + len(clause)
+        if rule("interrogative").search(clause) or clause.rstrip().endswith(("?", "？")):
+            spans.append((start, end))
+        start = end
+    return spans or [(0, len(sentences))]
+
+
+def _overlaps(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in spans)
 
 
 def facts_in(facts: tuple[Asked, ...], text: str) -> bool:

@@ -77,6 +77,7 @@ class Settings:
     fact_ratio: float = _knob("fact_ratio")
     fact_ratio_other: float = _knob("fact_ratio_other")
     anchor_units: int = _knob("anchor_units")
+    heading_chars: int = _knob("heading_chars")
     # -- sentence choice inside a unit
     w_dense: float = _knob("w_dense")
     w_coverage: float = _knob("w_coverage")

@@ -200,18 +200,27 @@ class PolicyQA:
         return selections
 
     def _item_of_lead_in(self, retrieval: Retrieval, top: Selection, facts: tuple[Asked, ...]) -> Selection | None:
-        """When the best quote only introduces a list (it ends with a colon), its best-ranked item scoring near it."""
-        if not top.quote.rstrip().endswith(("：", ":")):
-            return None
+        """When the best quote only introduces a list (it ends with a colon) or is a bare heading (体育与健康考试。),
+        its best-ranked item: the heading names the topic, an item under it says what the question asks."""
         head = self.index.units[top.hit.unit_key][1]
-        floor = self.settings.fact_ratio * top.hit.score
-        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
+        t = self.settings
+        if top.quote.rstrip().endswith(("：", ":")):
+            floor, pool = t.fact_ratio * top.hit.score, retrieval.ranking[1 : 2 + t.max_extra]
+        elif len(head.text.strip()) <= t.heading_chars:
+            floor, pool = t.cover_ratio * top.hit.score, retrieval.ranking[1:]
+        else:
+            return None
+        first = None
+        for h in pool:
             if h.score < floor:
                 break
             unit = self.index.units[h.unit_key][1]
             if h.doc_id == top.hit.doc_id and unit.depth > head.depth and unit.section.startswith(head.section):
-                return self.builder.select(retrieval, h, facts)
-        return None
+                sel = self.builder.select(retrieval, h, facts)
+                if all(f.satisfied_by(sel.quote) for f in facts):
+                    return sel  # the item holding the date or place asked beats a better-ranked one without it
+                first = first or sel
+        return first
 
     def _holding(self, retrieval: Retrieval, top: Selection, facts: tuple[Asked, ...]) -> Selection | None:
         """For 第二时段托管一个月收多少钱 when the best match only names the time slots: a near unit of the same

@@ -86,6 +86,7 @@ def normalize_query(text: str) -> str:
     return stripped or text
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 
 
@@ -166,6 +167,7 @@ class Retriever:
         self._doc_text = {d.doc_id: f"{d.title} {d.issuer} " + " ".join(u.text for u in d.units) for d in index.documents}
         self._doc_year = {d.doc_id: d.year for d in index.documents}
         self._chunk_doc_year = np.asarray([self._doc_year.get(c.doc_id) or 0 for c in index.chunks])
+        self._chunk_texts = [c.text for c in index.chunks]
 
     def tokens(self, reading: Reading) -> tuple[str, ...]:
         """Keyword tokens: the question's, its colloquial words' policy terms, and the text's whole terms for short forms."""
@@ -250,14 +252,27 @@ class Retriever:
     def _keyword(self, reading: Reading, tokens: list[str]) -> np.ndarray:
         """BM25 per chunk; a question with a story before it (我家孩子上中班，…，想问一下中班最多几个人？) ranks by both the
         whole text and the words of its asking clauses (the dense side blends the asking sentence the same way)."""
-        scores = self.index.keywords.scores(tokens)
+        scores = self.index.keywords.scores(tokens) + self._unsegmented(tokens)
         w = self.settings.asked_keyword_weight
         if w <= 0 or reading.asking == reading.standalone:
             return scores
         tokenizer = self.index.keywords.tokenizer
         asked = set(tokenizer(reading.asking)) | set(tokenizer(" ".join(reading.expansions)))
         part = [t for t in tokens if t in asked]
-        return (1 - w) * scores + w * self.index.keywords.scores(part) if part else scores
+        return (1 - w) * scores + w * (self.index.keywords.scores(part) + self._unsegmented(part)) if part else scores
+
+    def _unsegmented(self, tokens: list[str]) -> np.ndarray:
+        """BM25-like credit for a question word no indexed token is, where a text holds it inside other words: the
+        segmenter cut 未定级园 into 未定 / 级园, so 定级 in 还没有定级的园 would otherwise match nothing."""
+        out = np.zeros(len(self._chunk_texts), dtype=np.float32)
+        known = self.index.keywords.doc_freq
+        for t in tokens:
+            if len(t) < 2 or t in known or not _CJK.fullmatch(t):
+                continue
+            holds = np.fromiter((t in text for text in self._chunk_texts), dtype=bool, count=len(self._chunk_texts))
+            if n := int(holds.sum()):
+                out += holds * np.float32(np.log(1 + (len(holds) - n + 0.5) / (n + 0.5)))
+        return out
 
     def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         tokens = self.tokens(reading)

@@ -124,8 +124,12 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("想问下报名截止以后选考项目还能改吗？", ()),  # 截止 tells when, it does not ask when
         ("中考报名截止时间？", (Asked(D, day_level=True),)),
         ("学校公示资助名单后多久要给答复？", (Asked(D, duration=True),)),  # the 名单 is the story; the question asks how long
-        ("特级教师名单在哪查？", (Asked(AnswerType.NAME),)),  # the list itself is wanted
+        ("特级教师名单在哪查？", (Asked(AnswerType.PLACE), Asked(AnswerType.NAME))),  # the list itself is wanted, and where
+        ("体育考试在哪考？", (Asked(AnswerType.PLACE),)),  # a bare 在哪 before the verb asks where
+        ("要在哪几天申请复查？", ()),  # 在哪几天 asks no place
         ("一级园一个孩子一年补多少？", (Asked(AnswerType.MONEY, "年"), Asked(N))),  # a subsidy asked is a sum
+        ("孩子被学校处分了不服气，有没有地方能说理", ()),  # the 处分 happened; the question asks where to appeal
+        ("老师有偿补课被查到了，会受到什么处分？", (Asked(AnswerType.PENALTY),)),
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
@@ -457,6 +461,29 @@ def test_a_question_on_when_the_document_takes_effect_prefers_its_own_clause(tmp
         assert qa.index.units[top.unit_key][1].label.startswith(article) or article in qa.index.units[top.unit_key][1].text[:8], question
 
 
+@pytest.mark.model
+def test_a_bare_heading_gives_way_to_the_item_under_it_that_holds_the_fact(tmp_path):
+    """（二）体育与健康考试。 is only a heading: the item under it that names the place answers 在哪考."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    doc = tmp_path / "corpus" / "qinglan-2021-exam-notice.txt"
+    doc.parent.mkdir()
+    doc.write_text(
+        "青岚区2021年初中学业水平考试工作通知\n一、考试安排\n（一）文化课考试。\n1. 文化课考试于6月18日至20日举行。\n"
+        "（二）体育与健康考试。\n1. 分值构成。体育与健康考试总分60分，由现场考试和过程性评价两部分组成。\n"
+        "2. 考试时间和地点。现场考试于4月12日至4月23日在青岚区体育中心进行。\n二、工作要求\n（一）各校要做好考生报名工作。\n",
+        encoding="utf-8",
+    )
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc.parent], tmp_path / "idx", embedder), embedder)
+    reading = qa.read("体育与健康考试在哪考？")
+    assert qa.index.units[qa.retriever.search(reading, k=1).hits[0].unit_key][1].section == "一、（二）"  # the heading ranks first
+    answer = qa.ask("体育与健康考试在哪考？")
+    assert not answer.abstained and answer.citations[0].section == "一、（二）2." and "青岚区体育中心" in answer.answer
+
+
 def test_a_document_named_by_title_is_preferred_even_when_every_document_names_the_district(tmp_path):
     """青岚区 is in every file of the district: the place narrows nothing, the title still does."""
     from assistant.embedding import load_embedder
@@ -507,6 +534,19 @@ def test_a_unit_the_embedding_prefers_by_a_clear_margin_leads_the_fused_ranking(
     assert np.array_equal(Retriever._dense_lead(me, fused, close), fused)  # type: ignore[arg-type]
 
 
+def test_a_word_the_segmenter_never_cut_out_still_finds_the_text_that_holds_it():
+    from types import SimpleNamespace
+
+    from assistant.retrieval import Retriever
+
+    texts = ["等级：未定级园，生均补助标准：700元。", "一级园每生每月不超过1600元。", "未定级园每生每月不超过880元。"]
+    me = SimpleNamespace(_chunk_texts=texts, index=SimpleNamespace(keywords=SimpleNamespace(doc_freq={"补助": 1, "一级园": 1})))
+    credit = Retriever._unsegmented(me, ["定级", "补助", "园", "abc"])  # type: ignore[arg-type]
+    # 定级 is no indexed token (未定 / 级园), yet two texts hold it; known words and single characters get nothing here.
+    assert credit[0] == credit[2] > 0 and credit[1] == 0
+    assert not Retriever._unsegmented(me, ["补助", "没有的词"]).any()  # type: ignore[arg-type]
+
+
 def test_a_story_ranks_keywords_by_its_asking_part_too(real_qa):
     """The story's words (感觉, 压力, 特别) weigh less than the asking part's own words and their policy terms."""
     import numpy as np
@@ -519,4 +559,5 @@ def test_a_story_ranks_keywords_by_its_asking_part_too(real_qa):
     plain, asked = real_qa.index.keywords.scores(tokens), real_qa.index.keywords.scores([t for t in tokens if t in own])
     w = real_qa.settings.asked_keyword_weight
     assert 0 < w < 1 and {"感觉", "压力"} <= set(tokens) - own
+    plain, asked = plain + real_qa.retriever._unsegmented(tokens), asked + real_qa.retriever._unsegmented([t for t in tokens if t in own])
     assert np.allclose(real_qa.retriever._keyword(reading, tokens), (1 - w) * plain + w * asked)
