@@ -126,6 +126,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("学校公示资助名单后多久要给答复？", (Asked(D, duration=True),)),  # the 名单 is the story; the question asks how long
         ("特级教师名单在哪查？", (Asked(AnswerType.PLACE), Asked(AnswerType.NAME))),  # the list itself is wanted, and where
         ("体育考试在哪考？", (Asked(AnswerType.PLACE),)),  # a bare 在哪 before the verb asks where
+        ("新建的小学什么时候能投入使用？", (Asked(D, day_level=True),)),  # a plan's year does not say when it opens
         ("要在哪几天申请复查？", ()),  # 在哪几天 asks no place
         ("一级园一个孩子一年补多少？", (Asked(AnswerType.MONEY, "年"), Asked(N))),  # a subsidy asked is a sum
         ("孩子被学校处分了不服气，有没有地方能说理", ()),  # the 处分 happened; the question asks where to appeal
