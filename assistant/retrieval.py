@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -123,6 +123,23 @@ def _minmax(x: np.ndarray) -> np.ndarray:
         return x
     lo, hi = float(x.min()), float(x.max())
     return np.zeros_like(x) if hi - lo < 1e-9 else (x - lo) / (hi - lo)
+
+
+def _substring_credits(tokens: Iterable[str], texts: list[str], known: Collection[str]) -> dict[str, np.ndarray]:
+    """Per question word of 2+ Chinese characters that no indexed token is, its credit in every text holding it
+    (a BM25-style IDF over the texts that hold it)."""
+    out: dict[str, np.ndarray] = {}
+    for t in dict.fromkeys(tokens):
+        if len(t) < 2 or t in known or not _CJK.fullmatch(t):
+            continue
+        holds = np.fromiter((t in text for text in texts), dtype=bool, count=len(texts))
+        if n := int(holds.sum()):
+            out[t] = holds * np.float32(np.log(1 + (len(holds) - n + 0.5) / (n + 0.5)))
+    return out
+
+
+def _total(arrays: Iterable[np.ndarray], n: int) -> np.ndarray:
+    return sum(arrays, np.zeros(n, dtype=np.float32))
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -252,27 +269,23 @@ class Retriever:
     def _keyword(self, reading: Reading, tokens: list[str]) -> np.ndarray:
         """BM25 per chunk; a question with a story before it (我家孩子上中班，…，想问一下中班最多几个人？) ranks by both the
         whole text and the words of its asking clauses (the dense side blends the asking sentence the same way)."""
-        scores = self.index.keywords.scores(tokens) + self._unsegmented(tokens)
+        credit = _substring_credits(tokens, self._chunk_texts, self.index.keywords.doc_freq)  # one text scan per word
+        scores = self.index.keywords.scores(tokens) + _total(credit.values(), len(self._chunk_texts))
         w = self.settings.asked_keyword_weight
         if w <= 0 or reading.asking == reading.standalone:
             return scores
         tokenizer = self.index.keywords.tokenizer
         asked = set(tokenizer(reading.asking)) | set(tokenizer(" ".join(reading.expansions)))
         part = [t for t in tokens if t in asked]
-        return (1 - w) * scores + w * (self.index.keywords.scores(part) + self._unsegmented(part)) if part else scores
+        if not part:
+            return scores
+        own = self.index.keywords.scores(part) + _total((credit[t] for t in dict.fromkeys(part) if t in credit), len(self._chunk_texts))
+        return (1 - w) * scores + w * own
 
     def _unsegmented(self, tokens: list[str]) -> np.ndarray:
         """BM25-like credit for a question word no indexed token is, where a text holds it inside other words: the
         segmenter cut 未定级园 into 未定 / 级园, so 定级 in 还没有定级的园 would otherwise match nothing."""
-        out = np.zeros(len(self._chunk_texts), dtype=np.float32)
-        known = self.index.keywords.doc_freq
-        for t in tokens:
-            if len(t) < 2 or t in known or not _CJK.fullmatch(t):
-                continue
-            holds = np.fromiter((t in text for text in self._chunk_texts), dtype=bool, count=len(self._chunk_texts))
-            if n := int(holds.sum()):
-                out += holds * np.float32(np.log(1 + (len(holds) - n + 0.5) / (n + 0.5)))
-        return out
+        return _total(_substring_credits(tokens, self._chunk_texts, self.index.keywords.doc_freq).values(), len(self._chunk_texts))
 
     def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         tokens = self.tokens(reading)
