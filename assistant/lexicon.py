@@ -63,6 +63,8 @@ class Settings:
     header_weight: float = _knob("header_weight")
     closing_boost: float = _knob("closing_boost")
     scope_boost: float = _knob("scope_boost")
+    tie_ratio: float = _knob("tie_ratio")
+    tie_dense: float = _knob("tie_dense")
     # -- abstention
     coverage: float = _knob("coverage")
     dense: float = _knob("dense")

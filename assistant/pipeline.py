@@ -354,7 +354,8 @@ class PolicyQA:
 
     def _year_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         asked = reading.scope.years_for(doc.year)
-        quoted = "".join(s.quote for s in selections)
+        # Only this document's quotes can show it speaks of the year: another's 落款 dated 2022年 says nothing of it.
+        quoted = "".join(s.quote for s in selections if s.hit.doc_id == doc.doc_id)
         if reading.facts:
             # A figure or date must be the year's own: 2019 in 《…行动方案（2019—2020年）》 or a 2018-2035 span is no
             # 2019 figure (an open question about the plan itself may still cite its title), and it must be in the

@@ -266,6 +266,20 @@ class Retriever:
         out[int(np.argmax(unit_dense))] = fused.max() + 1e-6
         return out
 
+    def _tiebreak(self, fused: np.ndarray, unit_dense: np.ndarray) -> np.ndarray:
+        """Two units nearly tied on the fused score: the one the embedding prefers by a margin leads (a keyword the
+        second lacks weighs less than what the whole question means). Before the boosts: a closing clause asked for,
+        a document named, the memory's vote still decide over it."""
+        if len(fused) < 2:
+            return fused
+        second, first = np.argsort(fused, kind="stable")[-2:]
+        t = self.settings
+        if fused[second] < t.tie_ratio * fused[first] or unit_dense[second] - unit_dense[first] < t.tie_dense:
+            return fused
+        out = fused.copy()
+        out[second] = fused[first] + 1e-6
+        return out
+
     def _keyword(self, reading: Reading, tokens: list[str]) -> np.ndarray:
         """BM25 per chunk; a question with a story before it (我家孩子上中班，…，想问一下中班最多几个人？) ranks by both the
         whole text and the words of its asking clauses (the dense side blends the asking sentence the same way)."""
@@ -300,7 +314,7 @@ class Retriever:
             unit_kw = np.asarray([keyword[r].max() for r in self._unit_rows], dtype=np.float32)
         fused = self._fuse(mode, unit_dense, unit_kw, bool(reading.expansions))
         if mode is Mode.HYBRID:
-            fused = self._dense_lead(fused, unit_dense)
+            fused = self._tiebreak(self._dense_lead(fused, unit_dense), unit_dense)
         # A year other than the documents' own (到2021年) is a hard clue: favour the points that name it.
         named = [str(y) for y in reading.years - self._doc_years]
         if named:

@@ -124,6 +124,8 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("想问下报名截止以后选考项目还能改吗？", ()),  # 截止 tells when, it does not ask when
         ("中考报名截止时间？", (Asked(D, day_level=True),)),
         ("学校公示资助名单后多久要给答复？", (Asked(D, duration=True),)),  # the 名单 is the story; the question asks how long
+        ("有不同意见可以向哪个部门提？多长时间给答复？", (Asked(D, duration=True),)),  # 多长时间 asks what 多久 asks
+        ("托费的上限多长时间调整一回？", (Asked(AnswerType.FREQUENCY),)),  # …unless it asks how often
         ("特级教师名单在哪查？", (Asked(AnswerType.PLACE), Asked(AnswerType.NAME))),  # the list itself is wanted, and where
         ("体育考试在哪考？", (Asked(AnswerType.PLACE),)),  # a bare 在哪 before the verb asks where
         ("新建的小学什么时候能投入使用？", (Asked(D, day_level=True),)),  # a plan's year does not say when it opens
@@ -395,6 +397,8 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("举报电话多少？", "计划招生2980人。", False),
         ("扶持资金多久公示一次？", "幼儿园应当每学期在园内显著位置公示扶持资金收支情况。", True),  # how often: a period answers
         ("托费多长时间调整一回？", "保教费最高限价原则上每3年调整一次。", True),
+        ("三年级每天的书面作业最多写多长时间？", "小学三至六年级书面作业平均完成时间不超过60分钟。", True),  # minutes answer how long
+        ("三年级每天的书面作业最多写多长时间？", "小学三至六年级不布置书面家庭作业。", False),
         ("托费多久能涨一次价？", "保教费实行政府指导价管理，2021年起执行。", False),  # a year is no period
     ],
 )
@@ -533,6 +537,23 @@ def test_a_unit_the_embedding_prefers_by_a_clear_margin_leads_the_fused_ranking(
     assert int(np.argmax(led)) == 1 and led[0] == fused[0] and led[2] == fused[2]
     close = np.asarray([0.900, 0.910, 0.906], dtype=np.float32)  # a lead of 0.004 is no clear preference
     assert np.array_equal(Retriever._dense_lead(me, fused, close), fused)  # type: ignore[arg-type]
+
+
+def test_a_near_tie_goes_to_the_unit_the_embedding_prefers():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.retrieval import Retriever
+
+    me = SimpleNamespace(settings=Settings(tie_ratio=0.9, tie_dense=0.01))
+    dense = np.asarray([0.880, 0.895, 0.870], dtype=np.float32)
+    tied = Retriever._tiebreak(me, np.asarray([1.0, 0.95, 0.5]), dense)  # type: ignore[arg-type]
+    assert int(np.argmax(tied)) == 1 and tied[0] == 1.0 and tied[2] == 0.5
+    apart = np.asarray([1.0, 0.80, 0.5])  # 0.8 of the first is no tie
+    assert np.array_equal(Retriever._tiebreak(me, apart, dense), apart)  # type: ignore[arg-type]
+    close = np.asarray([0.880, 0.885, 0.870], dtype=np.float32)  # a lead of 0.005 decides nothing
+    assert np.array_equal(Retriever._tiebreak(me, np.asarray([1.0, 0.95, 0.5]), close), [1.0, 0.95, 0.5])  # type: ignore[arg-type]
 
 
 def test_a_word_the_segmenter_never_cut_out_still_finds_the_text_that_holds_it():
