@@ -272,7 +272,7 @@ class Retriever:
         a document named, the memory's vote still decide over it."""
         if len(fused) < 2:
             return fused
-        second, first = np.argsort(fused, kind="stable")[-2:]
+        first, second = np.argsort(-fused, kind="stable")[:2]  # an exact tie ranks as the final order will: lower index first
         t = self.settings
         if fused[second] < t.tie_ratio * fused[first] or unit_dense[second] - unit_dense[first] < t.tie_dense:
             return fused

@@ -54,7 +54,7 @@ class HashEmbedder:
 #: A pipeline on the hash embedder: its 64-dimensional bigram cosines are a test double's, so no unit leads the
 #: ranking by them (``dense_lead``) nor breaks a near tie (``tie_dense``), and the tests of keyword behaviour do not
 #: abstain on them (``dense``).
-HASH_SETTINGS = Settings(dense=0.0, dense_lead=1.0, tie_dense=1.0)
+HASH_SETTINGS = Settings(dense=0.0, dense_lead=float("inf"), tie_dense=float("inf"))
 
 
 @pytest.fixture

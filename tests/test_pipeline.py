@@ -554,6 +554,8 @@ def test_a_near_tie_goes_to_the_unit_the_embedding_prefers():
     assert np.array_equal(Retriever._tiebreak(me, apart, dense), apart)  # type: ignore[arg-type]
     close = np.asarray([0.880, 0.885, 0.870], dtype=np.float32)  # a lead of 0.005 decides nothing
     assert np.array_equal(Retriever._tiebreak(me, np.asarray([1.0, 0.95, 0.5]), close), [1.0, 0.95, 0.5])  # type: ignore[arg-type]
+    exact = Retriever._tiebreak(me, np.asarray([0.5, 1.0, 1.0]), np.asarray([0.9, 0.880, 0.895]))  # type: ignore[arg-type]
+    assert int(np.argmax(exact)) == 2  # an exact tie, the embedding's choice at the higher index: it still leads
 
 
 def test_a_word_the_segmenter_never_cut_out_still_finds_the_text_that_holds_it():
