@@ -296,11 +296,6 @@ class Retriever:
         own = self.index.keywords.scores(part) + _total((credit[t] for t in dict.fromkeys(part) if t in credit), len(self._chunk_texts))
         return (1 - w) * scores + w * own
 
-    def _unsegmented(self, tokens: list[str]) -> np.ndarray:
-        """BM25-like credit for a question word no indexed token is, where a text holds it inside other words: the
-        segmenter cut 未定级园 into 未定 / 级园, so 定级 in 还没有定级的园 would otherwise match nothing."""
-        return _total(_substring_credits(tokens, self._chunk_texts, self.index.keywords.doc_freq).values(), len(self._chunk_texts))
-
     def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         tokens = self.tokens(reading)
         n = len(self.index.chunks)

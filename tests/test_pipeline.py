@@ -558,17 +558,20 @@ def test_a_near_tie_goes_to_the_unit_the_embedding_prefers():
     assert int(np.argmax(exact)) == 2  # an exact tie, the embedding's choice at the higher index: it still leads
 
 
+def _unsegmented(tokens, texts, known):
+    """The summed credit Retriever._keyword adds for question words no indexed token is."""
+    from assistant.retrieval import _substring_credits, _total
+
+    return _total(_substring_credits(tokens, texts, known).values(), len(texts))
+
+
 def test_a_word_the_segmenter_never_cut_out_still_finds_the_text_that_holds_it():
-    from types import SimpleNamespace
-
-    from assistant.retrieval import Retriever
-
     texts = ["等级：未定级园，生均补助标准：700元。", "一级园每生每月不超过1600元。", "未定级园每生每月不超过880元。"]
-    me = SimpleNamespace(_chunk_texts=texts, index=SimpleNamespace(keywords=SimpleNamespace(doc_freq={"补助": 1, "一级园": 1})))
-    credit = Retriever._unsegmented(me, ["定级", "补助", "园", "abc"])  # type: ignore[arg-type]
+    known = {"补助": 1, "一级园": 1}
+    credit = _unsegmented(["定级", "补助", "园", "abc"], texts, known)
     # 定级 is no indexed token (未定 / 级园), yet two texts hold it; known words and single characters get nothing here.
     assert credit[0] == credit[2] > 0 and credit[1] == 0
-    assert not Retriever._unsegmented(me, ["补助", "没有的词"]).any()  # type: ignore[arg-type]
+    assert not _unsegmented(["补助", "没有的词"], texts, known).any()
 
 
 def test_a_story_ranks_keywords_by_its_asking_part_too(real_qa):
@@ -583,5 +586,6 @@ def test_a_story_ranks_keywords_by_its_asking_part_too(real_qa):
     plain, asked = real_qa.index.keywords.scores(tokens), real_qa.index.keywords.scores([t for t in tokens if t in own])
     w = real_qa.settings.asked_keyword_weight
     assert 0 < w < 1 and {"感觉", "压力"} <= set(tokens) - own
-    plain, asked = plain + real_qa.retriever._unsegmented(tokens), asked + real_qa.retriever._unsegmented([t for t in tokens if t in own])
+    texts, known = real_qa.retriever._chunk_texts, real_qa.index.keywords.doc_freq
+    plain, asked = plain + _unsegmented(tokens, texts, known), asked + _unsegmented([t for t in tokens if t in own], texts, known)
     assert np.allclose(real_qa.retriever._keyword(reading, tokens), (1 - w) * plain + w * asked)
