@@ -99,6 +99,7 @@ class Asked:
                 return bool(re.search(rf"(?:\d+|[{CN_NUM}]+)(?:{units})", text))
             # 6个班, or a table cell whose label carries the unit: 招生班数：6
             counts = re.compile(rf"(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*个?(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d")
+            text = _PERCENT.sub("%", text)  # 1个百分点 counts no 分: a share is no count of anything
             return any(counts.search(c) and self.counted in c for c in re.split(r"[，,；;。\n]", text))
         if self.kind is AnswerType.MONEY and self.unit:  # 每课时60元 is no fee per month
             per = re.compile(rf"(?:每|/)[^，,；;。\n]{{0,6}}?(?:{lexicon().aliases(self.unit)})")
@@ -109,6 +110,7 @@ class Asked:
 
 
 _TITLE = re.compile(r"《[^》]*》")
+_PERCENT = re.compile(r"百分(?:点|之|比)")
 _PERIODS = {"节课": "课时", "学年": "年"}  # how a question names the period of a fee → the measure word of units.tsv
 _LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")

@@ -402,6 +402,9 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("三年级每天的书面作业最多写多长时间？", "小学三至六年级书面作业平均完成时间不超过60分钟。", True),  # minutes answer how long
         ("三年级每天的书面作业最多写多长时间？", "小学三至六年级不布置书面家庭作业。", False),
         ("托费多久能涨一次价？", "保教费实行政府指导价管理，2021年起执行。", False),  # a year is no period
+        ("中考体育考试满分是多少分？", "体质健康达标率每年至少提高1个百分点。", False),  # a share is no count of points
+        ("中考体育考试满分是多少分？", "体育与健康考试满分为六十分。", True),
+        ("要争创多少所示范基地？", "争创天津市百所校本研修示范基地。", True),  # 百 alone still counts
     ],
 )
 def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote: str, holds: bool):
