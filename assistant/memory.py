@@ -61,14 +61,13 @@ class Vote:
     units: dict[str, float]  # unit key ("doc_id#20") → share of the vote
     abstain: float  # share of the vote for "the texts do not answer this"
     nearest: float  # cosine of the nearest labelled question (0 when none)
-    declined: tuple[tuple[str, float], ...] = ()  # the voting questions the texts do not answer, with their shares
 
     def for_unit(self, key: str) -> float:
         return self.units.get(key, 0.0)
 
     def within(self, documents: frozenset[str]) -> Vote:
         """The vote for units of ``documents`` only (shares unchanged: the rest is not redistributed)."""
-        return Vote({k: w for k, w in self.units.items() if UnitRef.parse(k).doc_id in documents}, self.abstain, self.nearest, self.declined)
+        return Vote({k: w for k, w in self.units.items() if UnitRef.parse(k).doc_id in documents}, self.abstain, self.nearest)
 
 
 NO_VOTE = Vote({}, 0.0, 0.0)
@@ -172,14 +171,14 @@ class Memory:
         weights = np.exp((sims[near] - sims[near[0]]) / temperature)
         weights /= weights.sum()
         units: dict[str, float] = {}
-        declined: list[tuple[str, float]] = []
+        abstain = 0.0
         for i, w in zip(near, weights, strict=True):
             ex = self.examples[i]
             if not ex.answerable:
-                declined.append((ex.question, float(w)))
+                abstain += float(w)
             for u in ex.units:
                 units[str(u)] = units.get(str(u), 0.0) + float(w) / len(ex.units)
-        return Vote(units, sum(w for _, w in declined), float(sims[top[0]]), tuple(declined))
+        return Vote(units, abstain, float(sims[top[0]]))
 
 
 def load_memory(

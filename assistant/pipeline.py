@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import config
 from .abstention import Signals, signals
-from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, asked_facts, summarize
+from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, summarize
 from .index import Index, load_or_build
 from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
@@ -130,10 +130,10 @@ class PolicyQA:
         decision = self._by_rules(reading, ev, missing)
         # The memory knows which unit a question is about, not whether the quote holds the date or figure asked.
         asks_absent = bool(reading.facts) and (missing is not None or not ev.type_ok)
-        return self._by_memory(*decision, vote, selections[0].hit.unit_key, asks_absent, reading.standalone)
+        return self._by_memory(*decision, vote, selections[0].hit.unit_key, asks_absent)
 
     def _by_memory(
-        self, coverage: Coverage, missing: Asked | None, note: str, vote: Vote, top: str, asks_absent: bool, question: str
+        self, coverage: Coverage, missing: Asked | None, note: str, vote: Vote, top: str, asks_absent: bool
     ) -> tuple[Coverage, Asked | None, str]:
         """Labelled questions close to this one overrule the rules: an answer their units gave stands on thin
         evidence, unless a fact asked is not in the quote; a near paraphrase of questions the texts do not answer is
@@ -141,17 +141,9 @@ class PolicyQA:
         t = self.settings
         if coverage is not Coverage.FULL and not asks_absent and vote.for_unit(top) >= t.memory_answer:
             return Coverage.FULL, None, ""
-        if coverage is Coverage.FULL and vote.nearest >= t.memory_decline_near and self._declines(question, vote) >= t.memory_decline:
+        if coverage is Coverage.FULL and vote.abstain >= t.memory_decline and vote.nearest >= t.memory_decline_near:
             return Coverage.NONE, None, ""
         return coverage, missing, note
-
-    @staticmethod
-    def _declines(question: str, vote: Vote) -> float:
-        """The vote's share for declining, from the labelled questions whose reason applies: one that asked for a
-        kind of fact (在哪里报名: a place) went unanswered for lack of it, which says nothing of a question on the same
-        topic asking something else (收费吗); one asking no particular kind lacked the topic itself."""
-        asked = {f.kind for f in asked_facts(question)}
-        return sum(w for q, w in vote.declined if not (kinds := {f.kind for f in asked_facts(q)}) or kinds & asked)
 
     def signals(self, reading: Reading, ev: Evidence) -> Signals:
         """The evidence signals of this decision, as scripts/fit_abstention.py records them to fit a learned one."""

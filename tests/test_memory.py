@@ -193,21 +193,6 @@ def test_a_near_paraphrase_of_unanswered_questions_is_declined(notice_index: Ind
     assert not PolicyQA(notice_index, emb, settings=never, memory=unanswered).ask(question).abstained
 
 
-def test_a_near_paraphrase_declines_only_when_its_reason_applies(notice_index: Index) -> None:
-    """A labelled question that asked for a place (在哪里报名) went unanswered for lack of one: a question on the same
-    topic asking no place (收费吗) is not declined for it; one asking a place, or asking nothing in particular, is."""
-    emb = HashEmbedder()
-    lenient = Settings(dense=0.0, coverage=0.0, memory_floor=0.0, memory_decline_near=0.0)
-    asked_where = Memory([Example("公益班在哪里报名", (), "t.jsonl")], emb.encode_queries(["公益班在哪里报名"]))
-    vote = asked_where.vote(emb.encode_queries(["公益班收费吗"])[0], k=5, floor=0.0, temperature=0.01)
-    assert vote.declined == (("公益班在哪里报名", pytest.approx(1.0)),) and vote.abstain == pytest.approx(1.0)
-    assert PolicyQA._declines("公益班收费吗", vote) == 0.0
-    assert PolicyQA._declines("公益班在哪儿报名", vote) == pytest.approx(1.0)
-    assert not PolicyQA(notice_index, emb, settings=lenient, memory=asked_where).ask("公益班收费吗").abstained
-    asked_nothing = Memory([Example("公益班怎么样", (), "t.jsonl")], emb.encode_queries(["公益班怎么样"]))
-    assert PolicyQA(notice_index, emb, settings=lenient, memory=asked_nothing).ask("公益班收费吗").abstained
-
-
 def test_a_vote_narrowed_to_the_documents_a_question_names() -> None:
     law = UnitRef("teachers-law-2009", "25")
     memory = Memory([Example("a", (law,), "x.jsonl"), Example("b", (_unit(18),), "x.jsonl")], np.asarray([[1, 0], [0.995, 0.0999]], np.float32))
