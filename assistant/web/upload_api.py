@@ -113,13 +113,15 @@ def _wants_html(request: Request) -> bool:
 
 
 def corpus_response(uploads: Uploads) -> CorpusResponse:
+    # The job's state first: a job reads done only after the new index serves, so "done" never shows a stale "indexed".
+    job = JobOut.of(uploads.job.status)
     served = uploads.indexed()
     docs = [
         CorpusDocument(doc_id=p.doc_id, source=p.source, title=p.title, issuer=p.issuer, date=p.date, units=p.units,
                        coverage=round(p.coverage, 4), error=p.error, indexed=p.doc_id in served)
         for p in uploads.documents()
     ]
-    return CorpusResponse(documents=docs, job=JobOut.of(uploads.job.status), max_upload_mb=round(uploads.max_bytes / 2**20, 2))
+    return CorpusResponse(documents=docs, job=job, max_upload_mb=round(uploads.max_bytes / 2**20, 2))
 
 
 def added_response(result: IngestResult, found: Preview, job: JobStatus) -> AddResponse:
