@@ -327,7 +327,7 @@ class PolicyQA:
             or self._opinion_note(reading)
             or self._edition_note(reading, doc)
             or self._year_note(reading, selections, doc)
-            or self._place_note(reading, doc)
+            or self._place_note(reading, selections, doc)
             or self._school_note(reading, doc)
             or self._national_note(reading, doc)
         )
@@ -372,8 +372,10 @@ class PolicyQA:
         own = f"{doc.year}年" if doc.year else "其他年份"
         return f"抱歉，《{doc.title}》是{own}的文件，没有关于{'、'.join(missing)}的安排，不能把{own}的计划当作{missing[0]}的事实回答。"
 
-    def _place_note(self, reading: Reading, doc: Document) -> str:
-        text = self.retriever.document_text(doc.doc_id)
+    def _place_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
+        # A place the document is not about must be in the answer itself: the notice names 北京 (京津冀 cooperation),
+        # which does not make it an answer to 北京市今年幼升小政策有什么变化.
+        text = f"{doc.title} {doc.issuer} " + "".join(s.quote for s in selections)
         other = [p for p in reading.scope.places if p not in text and p[:-1] not in text]
         if not other:
             return ""

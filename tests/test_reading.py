@@ -165,6 +165,18 @@ def test_another_district_is_declined_with_a_reason(qa: PolicyQA):
     assert answer.abstained and "临澜区" in answer.answer and answer.coverage.value == "none"
 
 
+def test_a_place_the_text_names_elsewhere_must_be_in_the_answer(qa: PolicyQA):
+    # The notice names 北京 once, for 京津冀 exchanges: that makes no other quote an answer about Beijing.
+    reading = qa.read("北京市今年幼升小政策有什么变化？")
+    retrieval = qa.retriever.search(reading)
+    doc = qa.index.docs_by_id[retrieval.hits[0].doc_id]
+    enrolment = next(h for h in retrieval.ranking if "北京" not in qa.index.units[h.unit_key][1].text)
+    exchange = next(h for h in retrieval.ranking if "北京" in qa.index.units[h.unit_key][1].text)
+    assert "北京市" in qa._place_note(reading, [qa.builder.select(retrieval, enrolment, reading.facts)], doc)
+    assert qa._place_note(reading, [qa.builder.select(retrieval, exchange, reading.facts)], doc) == ""
+    assert qa.ask("上海市今年幼升小政策有什么变化？").abstained  # named nowhere: declined as before
+
+
 def test_a_judgement_is_declined_with_a_reason_and_the_related_points(qa: PolicyQA):
     answer = qa.ask("东丽区新建的小学哪所最好？")
     assert answer.abstained and "不评价" in answer.answer and answer.citations  # the closest points are still listed
