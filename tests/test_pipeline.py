@@ -133,6 +133,9 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("一级园一个孩子一年补多少？", (Asked(AnswerType.MONEY, "年"), Asked(N))),  # a subsidy asked is a sum
         ("孩子被学校处分了不服气，有没有地方能说理", ()),  # the 处分 happened; the question asks where to appeal
         ("老师有偿补课被查到了，会受到什么处分？", (Asked(AnswerType.PENALTY),)),
+        ("托管班一学期最多能收多少？", (Asked(AnswerType.MONEY, "学期"), Asked(N))),  # charging how much asks a sum
+        ("一个班最多收多少人？", (Asked(N, "人"),)),  # … not when it counts people
+        ("退费能退多少？", (Asked(N),)),  # a refund may be a share (当月保教费的50%)
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
