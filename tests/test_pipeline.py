@@ -136,6 +136,8 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("托管班一学期最多能收多少？", (Asked(AnswerType.MONEY, "学期"), Asked(N))),  # charging how much asks a sum
         ("一个班最多收多少人？", (Asked(N, "人"),)),  # … not when it counts people
         ("退费能退多少？", (Asked(N),)),  # a refund may be a share (当月保教费的50%)
+        ("新生什么时候报到？", (Asked(D, day_level=True),)),  # registration happens on days: a year does not say when
+        ("这个办法什么时候开始实施？", (Asked(D),)),
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
