@@ -31,7 +31,8 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _NAME = re.compile(r"\b[A-Z][a-z]{3,}\b")
-_PLACE = re.compile(r"\b([A-Z][a-z]+(?: [Nn]ew)?) (?:[Dd]istrict|[Cc]ounty|[Nn]ew [Aa]rea)\b")
+_PLACE = re.compile(r"\b([A-Z][a-z]+(?: [Nn]ew)?) ([Dd]istrict|[Cc]ounty|[Nn]ew [Aa]rea)\b")
+_PLACE_SUFFIX = {"district": "区", "county": "县", "new area": "新区"}
 _HAN = re.compile(r"^[\u4e00-\u9fff]{2,8}$")
 _NUMBER = re.compile(r"\b\d+(?:[+.]\w+)*\b")  # a programme's name: 8421, 1+X
 _TYPED = re.compile(r"[\u4e00-\u9fff]+")  # Chinese the asker typed into the English: a level-3 (三级园) kindergarten
@@ -123,9 +124,15 @@ class Translator:
         return found[0] if len(found) == 1 else ""
 
     def places(self, text: str) -> tuple[str, ...]:
-        """Districts the question names that neither the glossary nor the documents know (Beichen District)."""
+        """Districts the question names: in the documents' characters when its name is a word they use (Qinglan District →
+        青岚区, Hebei District → 河北区, whether or not they speak of that district), else as written (Beichen District)."""
         known = {m.group(0).lower() for g in lexicon().glossary for m in g.pattern.finditer(text)}
-        return tuple(f"{m.group(1)} District" for m in _PLACE.finditer(text) if m.group(1).lower() not in known and not self.name(m.group(1)))
+        out = []
+        for m in _PLACE.finditer(text):
+            if m.group(1).lower() not in known:
+                zh = self.name(m.group(1))
+                out.append(f"{zh}{_PLACE_SUFFIX[m.group(2).lower()]}" if zh else f"{m.group(1)} District")
+        return tuple(out)
 
     @property
     def dictionary(self) -> Mapping[str, tuple[Sense, ...]]:

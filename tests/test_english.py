@@ -59,7 +59,9 @@ def test_a_capitalised_word_is_tried_as_the_pinyin_of_a_name_the_documents_use()
     t = Translator({"明远外国语学校", "青岚区", "招生"}, {})
     assert t.names["mingyuan"] == ("明远",) and t.name("Qinglan") == "青岚" and t.name("Beichen") == ""
     assert t.translate("Does Mingyuan admit new students?") == "明远 新增？"  # new → 新增 is a glossary row
-    assert t.places("Does Qinglan District charge fees? And Beichen District?") == ("Beichen District",)
+    assert t.places("Does Qinglan District charge fees? And Beichen District?") == ("青岚区", "Beichen District")
+    # A name the documents use is no proof they speak of its district: 明远区 is checked against the text like 南开区.
+    assert t.places("What does Mingyuan County charge?") == ("明远县",)
     assert t.places("Does Heping district also build 5 primary schools?") == ("Heping District",)  # lower-case district
 
 

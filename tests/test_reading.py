@@ -86,6 +86,7 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("国家规定每天锻炼多久？", "national", True),
         ("东丽区在创建全国文明城区吗？", "national", False),
         ("Does Beichen District also add preschool places?", "places", ("Beichen District",)),
+        ("How many kindergartens is Hebei District renovating?", "places", ("河北区",)),  # 河北 is in the text, 河北区 is not
         ("孩子被同学欺负了。我想知道区里对校园欺凌有什么措施？", "places", ()),  # 知道 is a verb, not a district
         ("19年近视率降了多少", "years", {2019}),  # the short form at a clause start …
         ("问下区里要求学生体质健康达标要到百分之多少？", "places", ()),  # 区里 is the district asked about, not a place
@@ -175,6 +176,8 @@ def test_a_place_the_text_names_elsewhere_must_be_in_the_answer(qa: PolicyQA):
     assert "北京市" in qa._place_note(reading, [qa.builder.select(retrieval, enrolment, reading.facts)], doc)
     assert qa._place_note(reading, [qa.builder.select(retrieval, exchange, reading.facts)], doc) == ""
     assert qa.ask("上海市今年幼升小政策有什么变化？").abstained  # named nowhere: declined as before
+    hebei = qa.read("How many kindergartens is Hebei District renovating?")  # the notice's 河北 is the province
+    assert "河北区" in qa._place_note(hebei, [qa.builder.select(retrieval, enrolment, hebei.facts)], doc)
 
 
 def test_a_judgement_is_declined_with_a_reason_and_the_related_points(qa: PolicyQA):
