@@ -408,6 +408,10 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("中考体育考试满分是多少分？", "体质健康达标率每年至少提高1个百分点。", False),  # a share is no count of points
         ("中考体育考试满分是多少分？", "体育与健康考试满分为六十分。", True),
         ("要争创多少所示范基地？", "争创天津市百所校本研修示范基地。", True),  # 百 alone still counts
+        ("教师节放几天假？", "每年九月十日为教师节。", False),  # 十日 after 九月 is a date, no count of days
+        ("公示几天？", "公示期不少于5个工作日。", True),
+        ("每周最多上多少节课？", "每周不少于4节，由学校统筹安排。", True),
+        ("每周最多上多少节课？", "每年九月十日为教师节。", False),  # 节 of 教师节 counts nothing
     ],
 )
 def test_asked_facts_are_found_in_table_cells_and_durations(question: str, quote: str, holds: bool):
