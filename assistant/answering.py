@@ -340,7 +340,7 @@ class AnswerBuilder:
         ranking = retrieval.ranking
         best_keyword = max(h.keyword for h in ranking)
         return Evidence(
-            top_dense=float(max(retrieval.dense[r] for r in rows)),
+            top_dense=float(max(retrieval.dense[r] for r in rows if self.index.chunks[r].level is not Level.TITLED)),
             quote_dense=max((float(retrieval.dense[r]) for r in rows if self.index.chunks[r].sentence in top.sentences), default=0.0),
             coverage=self._coverage(tuple(t for t in retrieval.tokens_for(self.index.units[top.hit.unit_key][0].year) if t not in retrieval.translated), top.quote),
             type_ok=facts_in(facts, top.quote),

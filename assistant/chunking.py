@@ -21,6 +21,7 @@ class Level(str, Enum):
     CONTEXT = "context"  # a nested unit read under its heading: 收费标准：收费实行“先服务后收费”…
     SENTENCE = "sentence"
     CLAUSE = "clause"
+    TITLED = "titled"  # the unit under its document's title, for the embedding only (which document it is from)
 
 
 #: Units that are parts of a larger whole (a list item, a table row): they are also read under their heading.
@@ -119,5 +120,22 @@ def chunk_document(doc: Document) -> list[Chunk]:
     return chunks
 
 
+def titled_chunks(doc: Document) -> list[Chunk]:
+    """Each unit read under its document's title (《校车安全管理办法》：…第十五条…): with several documents, a question's
+    topic is often in the title, not the unit (普惠园 for 中班不超过30人). Embedded only; BM25 never sees them, or every
+    unit of a document would share its title's words."""
+    out = []
+    for unit in doc.units:
+        if unit.kind in STRUCTURAL:
+            continue
+        key, text = unit_key(doc, unit), f"{doc.title}：{unit.text}"
+        out.append(
+            Chunk(chunk_id(doc.source or doc.doc_id, f"{key}/titled", text), doc.doc_id, doc.title, Level.TITLED, key, unit.number,
+                  unit.title, unit.part, unit_path(doc, unit), text, None, unit.section)
+        )
+    return out
+
+
 def chunk_corpus(docs: list[Document]) -> list[Chunk]:
-    return [c for d in docs for c in chunk_document(d)]
+    """Every document's chunks, then every titled chunk: the first rows are what the keyword index holds."""
+    return [c for d in docs for c in chunk_document(d)] + [c for d in docs for c in titled_chunks(d)]

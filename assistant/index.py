@@ -53,7 +53,7 @@ from .vectors import EXACT_KINDS, IndexKind, apply_search_params, build_vector_i
 logger = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout or the parsing/chunking rules change.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: units are also chunked under their document's title (chunking.titled_chunks)
 #: Completed builds kept beside the current one (the current and the one before it).
 KEEP_BUILDS = 2
 #: ``POLICYQA_NO_REBUILD=1`` makes :func:`load_or_build` refuse to build (the CLI's ``--no-rebuild``).
@@ -231,7 +231,7 @@ class Index:
         del embeddings  # FAISS holds its own copy
         say("Building the BM25 keyword index …")
         terms = harvest_terms(u.text for d in docs for u in d.units)
-        keywords = KeywordIndex.build([c.text for c in chunks], terms)
+        keywords = KeywordIndex.build([c.text for c in chunks if c.level is not Level.TITLED], terms)
         manifest = _manifest(paths, docs, chunks, embedder.model_id, vectors, built_by=built_by, reused=reused, seconds=time.perf_counter() - start)
         say(f"Index built in {manifest.build_seconds:.1f} s ({manifest.index_kind} vector index{_describe(manifest.search_params)}).")
         return cls(manifest, docs, chunks, vectors, keywords)

@@ -65,6 +65,7 @@ class Settings:
     scope_boost: float = _knob("scope_boost")
     tie_ratio: float = _knob("tie_ratio")
     tie_dense: float = _knob("tie_dense")
+    title_weight: float = _knob("title_weight")
     # -- abstention
     coverage: float = _knob("coverage")
     dense: float = _knob("dense")

@@ -164,7 +164,12 @@ class Retriever:
         self.fusion = fusion
         self.unit_keys = list(index.rows_by_unit)
         self._unit_index = {k: i for i, k in enumerate(self.unit_keys)}
-        self._unit_rows = [np.asarray(index.rows_by_unit[k]) for k in self.unit_keys]
+        titled = np.asarray([c.level is Level.TITLED for c in index.chunks], dtype=bool)
+        self._unit_rows = [np.asarray([r for r in index.rows_by_unit[k] if not titled[r]]) for k in self.unit_keys]
+        # A unit's row under its document's title, blended into its cosine when there are documents to tell apart.
+        rows = {index.chunks[r].unit_key: r for r in np.flatnonzero(titled)}
+        self._titled_row = np.asarray([rows.get(k, -1) for k in self.unit_keys])
+        self._plain = int(len(titled) - titled.sum())  # the keyword index holds the first rows, the plain chunks
         self._unit_level_row = np.asarray([next(r for r in rows if index.chunks[r].level is Level.UNIT) for rows in self._unit_rows])
         first = [index.chunks[rows[0]] for rows in self._unit_rows]
         self._doc_ids = [c.doc_id for c in first]
@@ -184,7 +189,7 @@ class Retriever:
         self._doc_text = {d.doc_id: f"{d.title} {d.issuer} " + " ".join(u.text for u in d.units) for d in index.documents}
         self._doc_year = {d.doc_id: d.year for d in index.documents}
         self._chunk_doc_year = np.asarray([self._doc_year.get(c.doc_id) or 0 for c in index.chunks])
-        self._chunk_texts = [c.text for c in index.chunks]
+        self._chunk_texts = [c.text for c in index.chunks[: self._plain]]
 
     def tokens(self, reading: Reading) -> tuple[str, ...]:
         """Keyword tokens: the question's, its colloquial words' policy terms, and the text's whole terms for short forms."""
@@ -287,14 +292,28 @@ class Retriever:
         scores = self.index.keywords.scores(tokens) + _total(credit.values(), len(self._chunk_texts))
         w = self.settings.asked_keyword_weight
         if w <= 0 or reading.asking == reading.standalone:
-            return scores
+            return self._padded(scores)
         tokenizer = self.index.keywords.tokenizer
         asked = set(tokenizer(reading.asking)) | set(tokenizer(" ".join(reading.expansions)))
         part = [t for t in tokens if t in asked]
         if not part:
-            return scores
+            return self._padded(scores)
         own = self.index.keywords.scores(part) + _total((credit[t] for t in dict.fromkeys(part) if t in credit), len(self._chunk_texts))
-        return (1 - w) * scores + w * own
+        return self._padded((1 - w) * scores + w * own)
+
+    def _padded(self, scores: np.ndarray) -> np.ndarray:
+        """Keyword scores for every chunk row: the titled rows, which BM25 never sees, score 0."""
+        return np.concatenate([scores, np.zeros(len(self.index.chunks) - len(scores), dtype=scores.dtype)])
+
+    def _titled(self, unit_dense: np.ndarray, rank_dense: np.ndarray) -> np.ndarray:
+        """Each unit's cosine blended with its cosine under its document's title (title_weight): with one document the
+        title tells nothing apart, so it is left out."""
+        w = self.settings.title_weight
+        if w <= 0 or len(self.index.documents) < 2 or not (self._titled_row >= 0).any():
+            return unit_dense
+        seen = rank_dense[self._titled_row]  # -1 where an approximate index did not visit the row: no evidence either way
+        titled = np.where((self._titled_row >= 0) & (seen > -1), seen, unit_dense)
+        return ((unit_dense + w * titled) / (1 + w)).astype(np.float32)
 
     def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
         tokens = self.tokens(reading)
@@ -305,7 +324,7 @@ class Retriever:
         if mode is Mode.BM25_UNITS:
             unit_dense, unit_kw = np.zeros(len(self.unit_keys), dtype=np.float32), keyword[self._unit_level_row]
         else:
-            unit_dense = np.asarray([rank_dense[r].max() for r in self._unit_rows], dtype=np.float32)
+            unit_dense = self._titled(np.asarray([rank_dense[r].max() for r in self._unit_rows], dtype=np.float32), rank_dense)
             unit_kw = np.asarray([keyword[r].max() for r in self._unit_rows], dtype=np.float32)
         fused = self._fuse(mode, unit_dense, unit_kw, bool(reading.expansions))
         if mode is Mode.HYBRID:

@@ -350,6 +350,32 @@ def test_list_items_and_table_rows_are_also_read_under_their_heading():
     assert not any(key.startswith("dongli-") for key in context)  # work points stand alone
 
 
+def test_each_unit_is_also_embedded_under_its_documents_title_and_never_keyword_indexed(tmp_path: Path):
+    from assistant.parsing import parse_corpus
+    from assistant.retrieval import Retriever
+
+    fiction = ROOT / "tests" / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"
+    docs = parse_corpus([NOTICE, fiction])
+    chunks = chunk_corpus(docs)
+    titled = [c for c in chunks if c.level is Level.TITLED]
+    assert len(titled) == len({c.unit_key for c in chunks if c.level is Level.UNIT})  # one per unit
+    assert all(c.level is Level.TITLED for c in chunks[len(chunks) - len(titled) :])  # after every plain chunk
+    bus = next(c for c in titled if c.unit_key == f"{docs[1].doc_id}#15")
+    assert bus.text.startswith(f"{docs[1].title}：") and bus.sentence is None
+    index = Index.build([NOTICE, fiction], HashEmbedder())
+    assert index.keywords.n_docs == len(chunks) - len(titled)  # BM25 never sees a title's words on every unit
+    retriever = Retriever(index, HashEmbedder())
+    dense = np.zeros(len(chunks), dtype=np.float32)
+    dense[[i for i, c in enumerate(chunks) if c.level is Level.TITLED and c.doc_id == docs[1].doc_id]] = 1.0
+    blended = retriever._titled(np.zeros(len(retriever.unit_keys), dtype=np.float32), dense)
+    on_bus = np.asarray([k.startswith(docs[1].doc_id) for k in retriever.unit_keys])
+    w = retriever.settings.title_weight
+    assert w > 0 and np.allclose(blended[on_bus], w / (1 + w)) and np.allclose(blended[~on_bus], 0.0)
+    alone = Retriever(Index.build([fiction], HashEmbedder()), HashEmbedder())  # one document: its title tells nothing apart
+    unit_dense = np.linspace(0.5, 0.9, len(alone.unit_keys)).astype(np.float32)
+    assert np.array_equal(alone._titled(unit_dense, np.ones(len(alone.index.chunks), dtype=np.float32)), unit_dense)
+
+
 # -- the vector index kind, chosen by size and recorded in the manifest -------------------------------
 def test_served_index_is_flat_for_the_notice_and_chosen_by_size(corpus: Path, tmp_path: Path, monkeypatch):
     import faiss
