@@ -98,9 +98,13 @@ class Asked:
             if self.ordinal:  # 第二期, and as often without 第: 二期, 十一届
                 return bool(re.search(rf"(?:\d+|[{CN_NUM}]+)(?:{units})", text))
             # 6个班, or a table cell whose label carries the unit: 招生班数：6
-            # A number after 月 is a date's day (九月十日 is no count of 十日); the lookbehind also keeps a match at its number's start.
-            counts = re.compile(rf"(?<![月\d{CN_NUM}])(?:\d+(?:\.\d+)?|[{CN_NUM}]+)\s*个?(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d")
-            text = _PERCENT.sub("%", text)  # 1个百分点 counts no 分: a share is no count of anything
+            # A number after a month is a date's day (九月十日 is no count of 十日; 每月2次 still counts); a match starts at its
+            # number's start (1.2万个, 3千名).
+            counts = re.compile(
+                rf"(?<![\d{CN_NUM}])(?<![\d{CN_NUM}]月)(?:\d+(?:\.\d+)?[{CN_NUM}]*|[{CN_NUM}]+)\s*个?(?:{units})|(?:{units})[^，。；：:]{{0,2}}[：:]\s*\d"
+            )
+            if self.unit != "百分点":
+                text = _PERCENT.sub("%", text)  # 1个百分点 counts no 分: a share is no count of anything
             return any(counts.search(c) and self.counted in c for c in re.split(r"[，,；;。\n]", text))
         if self.kind is AnswerType.MONEY and self.unit:  # 每课时60元 is no fee per month
             per = re.compile(rf"(?:每|/)[^，,；;。\n]{{0,6}}?(?:{lexicon().aliases(self.unit)})")

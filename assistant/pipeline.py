@@ -375,7 +375,7 @@ class PolicyQA:
     def _place_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         # A place the document is not about must be in the answer itself: the notice names 北京 (京津冀 cooperation),
         # which does not make it an answer to 北京市今年幼升小政策有什么变化.
-        text = f"{doc.title} {doc.issuer} " + "".join(s.quote for s in selections)
+        text = f"{doc.title} {doc.issuer} " + "".join(s.quote for s in selections if s.hit.doc_id == doc.doc_id)
         other = [p for p in reading.scope.places if p not in text and p[:-1] not in text]
         if not other:
             return ""

@@ -170,6 +170,8 @@ class Retriever:
         rows = {index.chunks[r].unit_key: r for r in np.flatnonzero(titled)}
         self._titled_row = np.asarray([rows.get(k, -1) for k in self.unit_keys])
         self._plain = int(len(titled) - titled.sum())  # the keyword index holds the first rows, the plain chunks
+        if titled[: self._plain].any():
+            raise ValueError("titled chunks must follow every plain chunk (chunking.chunk_corpus): rebuild the index")
         self._unit_level_row = np.asarray([next(r for r in rows if index.chunks[r].level is Level.UNIT) for rows in self._unit_rows])
         first = [index.chunks[rows[0]] for rows in self._unit_rows]
         self._doc_ids = [c.doc_id for c in first]

@@ -135,6 +135,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("老师有偿补课被查到了，会受到什么处分？", (Asked(AnswerType.PENALTY),)),
         ("托管班一学期最多能收多少？", (Asked(AnswerType.MONEY, "学期"), Asked(N))),  # charging how much asks a sum
         ("一个班最多收多少人？", (Asked(N, "人"),)),  # … not when it counts people
+        ("民办初中今年招收多少？", (Asked(N),)),  # 招收 admits pupils: no sum
         ("退费能退多少？", (Asked(N),)),  # a refund may be a share (当月保教费的50%)
         ("新生什么时候报到？", (Asked(D, day_level=True),)),  # registration happens on days: a year does not say when
         ("这个办法什么时候开始实施？", (Asked(D),)),
@@ -411,6 +412,9 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("教师节放几天假？", "每年九月十日为教师节。", False),  # 十日 after 九月 is a date, no count of days
         ("目前全区一共有多少所幼儿园？", "实施11所幼儿园提升改造工程。", False),  # a project's count is no present total
         ("目前全区一共有多少所幼儿园？", "全区现有幼儿园45所。", True),
+        ("新增多少个学位？", "新增学位1.2万个。", True),  # a count in digits and 万 still counts …
+        ("每月多少节课？", "每月4节课。", True),  # … and so does one after 每月
+        ("近视率下降了几个百分点？", "全区近视率每年下降1个百分点。", True),  # a share asked is answered by one
         ("公示几天？", "公示期不少于5个工作日。", True),
         ("每周最多上多少节课？", "每周不少于4节，由学校统筹安排。", True),
         ("每周最多上多少节课？", "每年九月十日为教师节。", False),  # 节 of 教师节 counts nothing
