@@ -410,8 +410,6 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("中考体育考试满分是多少分？", "体育与健康考试满分为六十分。", True),
         ("要争创多少所示范基地？", "争创天津市百所校本研修示范基地。", True),  # 百 alone still counts
         ("教师节放几天假？", "每年九月十日为教师节。", False),  # 十日 after 九月 is a date, no count of days
-        ("目前全区一共有多少所幼儿园？", "实施11所幼儿园提升改造工程。", False),  # a project's count is no present total
-        ("目前全区一共有多少所幼儿园？", "全区现有幼儿园45所。", True),
         ("新增多少个学位？", "新增学位1.2万个。", True),  # a count in digits and 万 still counts …
         ("每月多少节课？", "每月4节课。", True),  # … and so does one after 每月
         ("近视率下降了几个百分点？", "全区近视率每年下降1个百分点。", True),  # a share asked is answered by one
