@@ -130,8 +130,20 @@ def titled_chunks(doc: Document) -> list[Chunk]:
             continue
         key, text = unit_key(doc, unit), f"{doc.title}：{unit.text}"
         out.append(
-            Chunk(chunk_id(doc.source or doc.doc_id, f"{key}/titled", text), doc.doc_id, doc.title, Level.TITLED, key, unit.number,
-                  unit.title, unit.part, unit_path(doc, unit), text, None, unit.section)
+            Chunk(
+                chunk_id=chunk_id(doc.source or doc.doc_id, f"{key}/titled", text),
+                doc_id=doc.doc_id,
+                doc_title=doc.title,
+                level=Level.TITLED,
+                unit_key=key,
+                point=unit.number,
+                point_title=unit.title,
+                part=unit.part,
+                path=unit_path(doc, unit),
+                text=text,
+                sentence=None,
+                section=unit.section,
+            )
         )
     return out
 

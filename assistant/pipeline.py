@@ -354,8 +354,7 @@ class PolicyQA:
 
     def _year_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         asked = reading.scope.years_for(doc.year)
-        # Only this document's quotes can show it speaks of the year: another's 落款 dated 2022年 says nothing of it.
-        quoted = "".join(s.quote for s in selections if s.hit.doc_id == doc.doc_id)
+        quoted = _quoted(selections, doc)
         if reading.facts:
             # A figure or date must be the year's own: 2019 in 《…行动方案（2019—2020年）》 or a 2018-2035 span is no
             # 2019 figure (an open question about the plan itself may still cite its title), and it must be in the
@@ -375,7 +374,7 @@ class PolicyQA:
     def _place_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         # A place the document is not about must be in the answer itself: the notice names 北京 (京津冀 cooperation),
         # which does not make it an answer to 北京市今年幼升小政策有什么变化.
-        text = f"{doc.title} {doc.issuer} " + "".join(s.quote for s in selections if s.hit.doc_id == doc.doc_id)
+        text = f"{doc.title} {doc.issuer} {_quoted(selections, doc)}"
         other = [p for p in reading.scope.places if p not in text and p[:-1] not in text]
         if not other:
             return ""
@@ -392,6 +391,12 @@ class PolicyQA:
         if not reading.scope.national or rule("national_issuer").search(f"{doc.issuer} {doc.title}"):
             return ""
         return f"抱歉，问题问的是国家层面的规定，而《{doc.title}》是{doc.issuer or '地方'}的文件，收录的文件中没有相应的国家规定。"
+
+
+def _quoted(selections: list[Selection], doc: Document) -> str:
+    """What the answer quotes from ``doc``: only its own quotes show what it speaks of (another document's 落款 dated
+    2022年, or its mention of a place, says nothing of this one)."""
+    return "".join(s.quote for s in selections if s.hit.doc_id == doc.doc_id)
 
 
 __all__ = ["Answer", "Citation", "InvalidQuestionError", "PolicyQA", "Settings", "validate_question"]

@@ -169,6 +169,9 @@ class Retriever:
         # A unit's row under its document's title, blended into its cosine when there are documents to tell apart.
         rows = {index.chunks[r].unit_key: r for r in np.flatnonzero(titled)}
         self._titled_row = np.asarray([rows.get(k, -1) for k in self.unit_keys])
+        self._has_title = self._titled_row >= 0
+        # With one document its title tells nothing apart; an index built before titled chunks has none.
+        self._blend_titles = len(index.documents) > 1 and bool(self._has_title.any())
         self._plain = int(len(titled) - titled.sum())  # the keyword index holds the first rows, the plain chunks
         if titled[: self._plain].any():
             raise ValueError("titled chunks must follow every plain chunk (chunking.chunk_corpus): rebuild the index")
@@ -308,13 +311,12 @@ class Retriever:
         return np.concatenate([scores, np.zeros(len(self.index.chunks) - len(scores), dtype=scores.dtype)])
 
     def _titled(self, unit_dense: np.ndarray, rank_dense: np.ndarray) -> np.ndarray:
-        """Each unit's cosine blended with its cosine under its document's title (title_weight): with one document the
-        title tells nothing apart, so it is left out."""
+        """Each unit's cosine blended with its cosine under its document's title (title_weight)."""
         w = self.settings.title_weight
-        if w <= 0 or len(self.index.documents) < 2 or not (self._titled_row >= 0).any():
+        if w <= 0 or not self._blend_titles:
             return unit_dense
         seen = rank_dense[self._titled_row]  # -1 where an approximate index did not visit the row: no evidence either way
-        titled = np.where((self._titled_row >= 0) & (seen > -1), seen, unit_dense)
+        titled = np.where(self._has_title & (seen > -1), seen, unit_dense)
         return ((unit_dense + w * titled) / (1 + w)).astype(np.float32)
 
     def search(self, reading: Reading, *, k: int = 5, mode: Mode = Mode.HYBRID, doc_ids: frozenset[str] | None = None) -> Retrieval:
