@@ -117,6 +117,7 @@ class Asked:
 _TITLE = re.compile(r"《[^》]*》")
 _PERCENT = re.compile(r"百分(?:点|之|比)")
 _PERIODS = {"节课": "课时", "学年": "年"}  # how a question names the period of a fee → the measure word of units.tsv
+_ITEM = re.compile(r"\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.．、](?!\d)|[①-⑳])")  # （一） 1. ①: an item of a list
 _LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")
 
@@ -326,6 +327,23 @@ class AnswerBuilder:
                 chosen += [r for r in order if r not in chosen and f.satisfied_by(text[r])][:1]
         idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
+
+    def whole_list(self, sel: Selection) -> Selection:
+        """For 照管人员负责哪些事: the quote of one item of a list grows to the list, its lead-in (履行下列职责：)
+        and every item under it, when they fit in ``list_chars``."""
+        sents = self.index.units[sel.hit.unit_key][1].sentences
+        for lead, sentence in enumerate(sents):
+            if not sentence.rstrip().endswith(("：", ":")):
+                continue
+            end = lead + 1
+            while end < len(sents) and _ITEM.match(sents[end]):
+                end += 1
+            span = range(lead, end)
+            if end - lead > 2 and any(i in span for i in sel.sentences):
+                idx = tuple(sorted(set(sel.sentences) | set(span)))
+                quote = _join(sents, idx)
+                return Selection(sel.hit, idx, quote) if len(quote) <= self.settings.list_chars else sel
+        return sel
 
     def merge(self, selections: list[Selection]) -> list[Selection]:
         """One selection per unit, in first-seen order; sentences of the same unit are united."""

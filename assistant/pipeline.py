@@ -194,6 +194,7 @@ class PolicyQA:
             if h.score > 0 and h.score >= ratio * hits[0].score and not h.unit_key.endswith(("#header", "#preamble")):
                 selections.append(self.builder.select(retrieval, h, facts, max_sentences=2))
         if listing:
+            selections[0] = self.builder.whole_list(selections[0])
             selections += self._anchored(retrieval, selections, facts)
         if listing or rule("conjoined").search(reading.standalone):
             selections += self._completed(retrieval, selections, facts)

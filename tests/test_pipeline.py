@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -431,6 +432,25 @@ def test_each_asked_fact_gets_the_sentence_that_holds_it(hash_embedder):
     answer = PolicyQA(index, hash_embedder, settings=HASH_SETTINGS).ask("校车使用许可有效期几年？到期了要提前多久重新申请？")
     assert answer.coverage.value == "full" and answer.citations[0].section == "第七条"
     assert "3年" in answer.citations[0].quote and "30日内" in answer.citations[0].quote
+
+
+def test_a_list_question_quotes_the_whole_list_its_best_item_is_in(hash_embedder):
+    # 第十五条: 照管人员履行下列职责： and four items. Asked 哪些, every item is quoted with the lead-in;
+    # asked one duty, the quote stays with the sentences that answer it.
+    index = Index.build([ROOT / "tests" / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"], hash_embedder)
+    qa = PolicyQA(index, hash_embedder, settings=HASH_SETTINGS)
+    listed = qa.ask("校车照管人员要履行哪些职责？").citations[0]
+    assert listed.section == "第十五条" and "履行下列职责：" in listed.quote
+    assert all(item in listed.quote for item in ("（一）", "（二）", "（三）", "（四）"))
+    one = qa.ask("校车照管人员什么时候才可以离车？").citations[0]
+    assert one.section == "第十五条" and "（一）" not in one.quote
+
+
+def test_a_list_longer_than_list_chars_keeps_the_selected_sentences(hash_embedder):
+    index = Index.build([ROOT / "tests" / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"], hash_embedder)
+    qa = PolicyQA(index, hash_embedder, settings=replace(HASH_SETTINGS, list_chars=40))
+    quote = qa.ask("校车照管人员要履行哪些职责？").citations[0].quote
+    assert quote and not all(item in quote for item in ("（一）", "（二）", "（三）", "（四）"))
 
 
 @pytest.mark.parametrize(
