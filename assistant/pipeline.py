@@ -205,14 +205,10 @@ class PolicyQA:
         its best-ranked item: the heading names the topic, an item under it says what the question asks."""
         head = self.index.units[top.hit.unit_key][1]
         t = self.settings
-        if top.quote.rstrip().endswith(("：", ":")):
-            floor, pool = t.fact_ratio * top.hit.score, retrieval.ranking[1 : 2 + t.max_extra]
-        elif len(head.text.strip()) <= t.heading_chars:
-            floor, pool = t.cover_ratio * top.hit.score, retrieval.ranking[1:]
-        else:
+        if not (top.quote.rstrip().endswith(("：", ":")) or len(head.text.strip()) <= t.heading_chars):
             return None
-        first = None
-        for h in pool:
+        floor, first = t.cover_ratio * top.hit.score, None
+        for h in retrieval.ranking[1:]:
             if h.score < floor:
                 break
             unit = self.index.units[h.unit_key][1]

@@ -525,6 +525,23 @@ def test_a_bare_heading_gives_way_to_the_item_under_it_that_holds_the_fact(tmp_p
     assert not answer.abstained and answer.citations[0].section == "一、（二）2." and "青岚区体育中心" in answer.answer
 
 
+@pytest.mark.model
+def test_a_lead_in_ending_in_a_colon_gives_way_to_the_item_under_it(tmp_path):
+    """（三）同分排序。…依次按以下顺序比较排序： says how ties are broken only through its items: the item answers,
+    however far down the ranking it is."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    doc = Path(__file__).parent / "data" / "fiction_extra" / "qinglan-2021-zhongkao-enrollment-opinions.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    question = "考生总分相同的时候先比较哪一科成绩？"
+    assert qa.index.units[qa.retriever.search(qa.read(question), k=1).hits[0].unit_key][1].section == "八、（三）"
+    answer = qa.ask(question)
+    assert answer.citations[0].section.startswith("八、（三）") and "三科成绩之和" in answer.answer
+
+
 def test_a_document_named_by_title_is_preferred_even_when_every_document_names_the_district(tmp_path):
     """青岚区 is in every file of the district: the place narrows nothing, the title still does."""
     from assistant.embedding import load_embedder
