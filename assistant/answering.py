@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .chunking import Level
+from .chunking import ITEM_START, Level
 from .index import Index
 from .lexicon import CN_NUM, Settings, lexicon, rule
 from .parsing import Document, Unit, UnitKind, chinese_to_int
@@ -117,7 +117,6 @@ class Asked:
 _TITLE = re.compile(r"《[^》]*》")
 _PERCENT = re.compile(r"百分(?:点|之|比)")
 _PERIODS = {"节课": "课时", "学年": "年"}  # how a question names the period of a fee → the measure word of units.tsv
-_ITEM = re.compile(r"\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.．、](?!\d)|[①-⑳])")  # （一） 1. ①: an item of a list
 _LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")
 
@@ -336,7 +335,7 @@ class AnswerBuilder:
             if not sentence.rstrip().endswith(("：", ":")):
                 continue
             end = lead + 1
-            while end < len(sents) and _ITEM.match(sents[end]):
+            while end < len(sents) and ITEM_START.match(sents[end]):
                 end += 1
             span = range(lead, end)
             if end - lead > 2 and any(i in span for i in sel.sentences):

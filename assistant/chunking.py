@@ -2,8 +2,9 @@
 
 Each work point or article is one chunk of level ``UNIT``; each of its sentences
 is a chunk of level ``SENTENCE`` pointing back at it, and the clauses of a long
-sentence are chunks of level ``CLAUSE``. Retrieval matches on all three and
-always answers with whole sentences of the unit (match on parts, return the point).
+sentence are chunks of level ``CLAUSE``. A list item is also read under its lead-in
+(``CONTEXT``). Retrieval matches on all of them and always answers with whole
+sentences of the unit (match on parts, return the point).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .parsing import STRUCTURAL, Document, Unit, UnitKind, UnitRef
 
 class Level(str, Enum):
     UNIT = "unit"
-    CONTEXT = "context"  # a nested unit read under its heading: 收费标准：收费实行“先服务后收费”…
+    CONTEXT = "context"  # a nested unit read under its heading (收费标准：收费实行…), a list item under its lead-in
     SENTENCE = "sentence"
     CLAUSE = "clause"
     TITLED = "titled"  # the unit under its document's title, for the embedding only (which document it is from)
@@ -30,6 +31,8 @@ FRAGMENTS = frozenset({UnitKind.ITEM, UnitKind.TABLE_ROW})
 #: Sentences longer than this also get clause chunks: one embedding of a
 #: 150-character sentence blurs the clause that holds the asked fact.
 CLAUSE_MIN_SENTENCE = 60
+#: The start of a list item: （一） 1. ①.
+ITEM_START = re.compile(r"\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.．、](?!\d)|[①-⑳])")
 _CLAUSE_SPLIT = re.compile(r"(?<=[，；：,;:])")
 
 
@@ -97,9 +100,17 @@ def chunk_document(doc: Document) -> list[Chunk]:
             # An item says 家长须凭接送卡接送 under 6、安全管理; the question may name only the heading's topic.
             # (Work points and articles stand alone: their own first words name their topic.)
             texts.append((Level.CONTEXT, f"{unit.part.rsplit(' › ', 1)[-1]}：{unit.text}", None, "context"))
+        lead = ""
         for i, sentence in enumerate(unit.sentences):
             texts.append((Level.SENTENCE, sentence, i, f"s{i}"))
             texts += [(Level.CLAUSE, c, i, f"s{i}c{j}") for j, c in enumerate(clauses(sentence))]
+            # （三）交流教师家庭住址与接收学校的距离 means what it means under 统筹调配时按照以下顺序综合考虑：
+            if lead and ITEM_START.match(sentence):
+                texts.append((Level.CONTEXT, f"{lead}{sentence}", i, f"s{i}lead"))
+            elif sentence.rstrip().endswith(("：", ":")):
+                lead = sentence.strip()
+            else:
+                lead = ""
         for level, text, idx, where in texts:
             chunks.append(
                 Chunk(

@@ -350,6 +350,19 @@ def test_list_items_and_table_rows_are_also_read_under_their_heading():
     assert not any(key.startswith("dongli-") for key in context)  # work points stand alone
 
 
+def test_a_list_item_inside_an_article_is_also_read_under_its_lead_in():
+    doc = parse_file(ROOT / "tests" / "data" / "fiction_extra" / "qinglan-teacher-exchange-rotation-measures.txt")
+    chunks = [c for c in chunk_document(doc) if c.unit_key.endswith("#19")]
+    sentences = {c.sentence: c.text for c in chunks if c.level is Level.SENTENCE}
+    read = {c.sentence: c.text for c in chunks if c.level is Level.CONTEXT}
+    lead = "区教育局统筹调配交流教师去向时，按照以下顺序综合考虑："
+    # Every item, and only the items, under the lead-in; the sentence after the list is read alone.
+    assert sorted(read) == [i for i, t in sentences.items() if t.startswith("（")] and len(read) == 4
+    assert all(read[i] == f"{lead}{sentences[i]}" for i in read)
+    assert read[3].endswith("原则上单程不超过40公里；")
+    assert not any("优先在集团学区内安排" in t for t in read.values())
+
+
 def test_each_unit_is_also_embedded_under_its_documents_title_and_never_keyword_indexed(tmp_path: Path):
     from assistant.parsing import parse_corpus
     from assistant.retrieval import Retriever

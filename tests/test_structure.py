@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.chunking import chunk_document, unit_key, unit_path
+from assistant.chunking import Level, chunk_document, unit_key, unit_path
 from assistant.parsing import DocKind, Document, UnitKind, UnitRef, coverage, int_to_chinese, overlaps, parse_file, parse_text
 from assistant.parsing.front_matter import iso_date
 from assistant.parsing.markers import RULES, match_mark
@@ -338,7 +338,9 @@ def test_notice_and_laws_parse_exactly_as_before(laws_dir: Path, stem: str, unit
     doc = parse_file(path)
     units = [[u.kind.value, u.number, u.label, u.title, u.part, u.text, list(u.sentences), u.section] for u in doc.units]
     assert hashlib.sha256(json.dumps(units, ensure_ascii=False).encode()).hexdigest()[:16] == units_digest
-    ids = [c.chunk_id for c in chunk_document(doc)]
+    # Since index format 6 a list item is also read under its lead-in: those chunks are new, every other one is as before.
+    chunks = chunk_document(doc)
+    ids = [c.chunk_id for c in chunks if not (c.level is Level.CONTEXT and c.sentence is not None)]
     assert hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16] == chunks_digest
 
 
