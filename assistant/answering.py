@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .chunking import ITEM_START, Level
+from .chunking import Level, lists
 from .index import Index
 from .lexicon import CN_NUM, Settings, lexicon, rule
 from .parsing import Document, Unit, UnitKind, chinese_to_int
@@ -331,14 +331,8 @@ class AnswerBuilder:
         """For 照管人员负责哪些事: the quote of one item of a list grows to the list, its lead-in (履行下列职责：)
         and every item under it, when they fit in ``list_chars``."""
         sents = self.index.units[sel.hit.unit_key][1].sentences
-        for lead, sentence in enumerate(sents):
-            if not sentence.rstrip().endswith(("：", ":")):
-                continue
-            end = lead + 1
-            while end < len(sents) and ITEM_START.match(sents[end]):
-                end += 1
-            span = range(lead, end)
-            if end - lead > 2 and any(i in span for i in sel.sentences):
+        for span in lists(sents):
+            if len(span) > 2 and any(i in span for i in sel.sentences):
                 idx = tuple(sorted(set(sel.sentences) | set(span)))
                 quote = _join(sents, idx)
                 return Selection(sel.hit, idx, quote) if len(quote) <= self.settings.list_chars else sel

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -34,6 +35,21 @@ CLAUSE_MIN_SENTENCE = 60
 #: The start of a list item: （一） 1. ①.
 ITEM_START = re.compile(r"\s*(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.．、](?!\d)|[①-⑳])")
 _CLAUSE_SPLIT = re.compile(r"(?<=[，；：,;:])")
+
+
+def lists(sentences: Sequence[str]) -> list[range]:
+    """The lists among a unit's sentences: each a lead-in ending in a colon (履行下列职责：) and the items after it."""
+    spans: list[range] = []
+    lead: int | None = None
+    for i, sentence in enumerate(sentences):
+        if lead is not None and ITEM_START.match(sentence):
+            continue
+        if lead is not None and i - lead > 1:
+            spans.append(range(lead, i))
+        lead = i if sentence.rstrip().endswith(("：", ":")) else None
+    if lead is not None and len(sentences) - lead > 1:
+        spans.append(range(lead, len(sentences)))
+    return spans
 
 
 def clauses(sentence: str) -> list[str]:
@@ -100,17 +116,13 @@ def chunk_document(doc: Document) -> list[Chunk]:
             # An item says 家长须凭接送卡接送 under 6、安全管理; the question may name only the heading's topic.
             # (Work points and articles stand alone: their own first words name their topic.)
             texts.append((Level.CONTEXT, f"{unit.part.rsplit(' › ', 1)[-1]}：{unit.text}", None, "context"))
-        lead = ""
+        # （三）交流教师家庭住址与接收学校的距离 means what it means under 统筹调配时按照以下顺序综合考虑：
+        lead_of = {i: span.start for span in lists(unit.sentences) for i in span[1:]}
         for i, sentence in enumerate(unit.sentences):
             texts.append((Level.SENTENCE, sentence, i, f"s{i}"))
             texts += [(Level.CLAUSE, c, i, f"s{i}c{j}") for j, c in enumerate(clauses(sentence))]
-            # （三）交流教师家庭住址与接收学校的距离 means what it means under 统筹调配时按照以下顺序综合考虑：
-            if lead and ITEM_START.match(sentence):
-                texts.append((Level.CONTEXT, f"{lead}{sentence}", i, f"s{i}lead"))
-            elif sentence.rstrip().endswith(("：", ":")):
-                lead = sentence.strip()
-            else:
-                lead = ""
+            if i in lead_of:
+                texts.append((Level.CONTEXT, f"{unit.sentences[lead_of[i]].strip()}{sentence}", i, f"s{i}lead"))
         for level, text, idx, where in texts:
             chunks.append(
                 Chunk(
