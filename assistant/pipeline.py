@@ -18,7 +18,7 @@ from .memory import Memory, Vote, load_memory
 from .parsing import Document
 from .questions import conjunct_questions
 from .reading import Language, QuestionReader, Reading
-from .retrieval import Mode, Retrieval, Retriever, asking_sentences
+from .retrieval import Mode, Retrieval, Retriever, asking_sentences, questions_asked
 
 logger = logging.getLogger(__name__)
 
@@ -176,9 +176,12 @@ class PolicyQA:
         facts = reading.facts
         # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
         if picks := [s for part in reading.sub_questions for s in self._pick(part)]:
-            return self.builder.merge(picks)
+            merged = self.builder.merge(picks)
+            merged[0] = self._each_asked(reading, merged[0])
+            return merged
         hits = retrieval.hits
         selections = self._leading(retrieval, facts)
+        selections[0] = self._each_asked(reading, selections[0])
         if items := conjunct_questions(asking_sentences(reading.standalone), self.rewriter.pos_cut, self._in_text):
             # 体育、美育、劳动教育分别怎么抓: each item's best point leads; the whole question's follows.
             picks = [s for item in items for s in self._pick(item)]
@@ -298,6 +301,21 @@ class PolicyQA:
         if not retrieval.hits:
             return frozenset()
         return frozenset(i for s in self._select(last, retrieval) if s.hit.unit_key == unit_key for i in s.sentences)
+
+    def _each_asked(self, reading: Reading, top: Selection) -> Selection:
+        """For 会重新改卷吗？要在哪几天申请？: the top quote also holds the sentence of its unit that best answers
+        each question asked, read on its own (the whole question's best sentences may all answer one of them)."""
+        parts = questions_asked(reading.standalone)
+        if len(parts) < 2:
+            return top
+        extra = []
+        for part in parts:
+            alone = self.read(part)
+            # Read alone, 多长时间能办好？ forgets what is to be done: a sentence already quoted holds the topic.
+            sel = self.builder.select(self.retriever.search(alone, k=1), top.hit, alone.facts, max_sentences=1, shown=frozenset(top.sentences))
+            if all(f.satisfied_by(sel.quote) for f in alone.facts):
+                extra.append(sel)
+        return self.builder.merge([top, *extra])[0]
 
     def _pick(self, question: str) -> list[Selection]:
         reading = self.read(question)

@@ -107,6 +107,11 @@ def asking_sentences(question: str) -> str:
     return "".join(asking) if asking else (sentences[-1] if sentences else question)
 
 
+def questions_asked(question: str) -> list[str]:
+    """Each sentence that asks, on its own: 会重新改卷吗？要在哪几天申请？ → two."""
+    return [c for c in re.split(r"(?<=[?？])", asking_sentences(question)) if c.strip()]
+
+
 def asking_part(question: str) -> str:
     """The clauses that ask: those ending in ?, else the last one (孩子明年升小学，幼儿园会不会衔接？)."""
     clauses = [c for c in re.split(r"(?<=[，,。；;?？!！])", question) if c.strip()]

@@ -13,7 +13,7 @@ from assistant.answering import AnswerType, Asked, asked_facts
 from assistant.index import Index
 from assistant.pipeline import InvalidQuestionError, PolicyQA, Settings, validate_question
 from assistant.questions import asked_years, conjunct_questions, sub_questions
-from assistant.retrieval import Mode, normalize_query
+from assistant.retrieval import Mode, normalize_query, questions_asked
 
 from .conftest import HASH_SETTINGS, NOTICE, ROOT, HashEmbedder
 
@@ -244,6 +244,34 @@ def test_a_short_form_finds_the_texts_whole_term(qa: PolicyQA):
 )
 def test_sub_questions(question: str, parts: list[str]):
     assert sub_questions(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question,parts",
+    [
+        ("退费要什么材料？多长时间能办好？", ["退费要什么材料？", "多长时间能办好？"]),
+        ("孩子刚上小班。幼儿园保育费一学期能减多少?", ["幼儿园保育费一学期能减多少?"]),  # the story asks nothing
+        ("孩子近视了，学校管不管？", ["孩子近视了，学校管不管？"]),
+    ],
+)
+def test_questions_asked(question: str, parts: list[str]):
+    assert questions_asked(question) == parts
+
+
+@pytest.mark.model
+def test_each_question_asked_gets_its_sentence_of_the_quoted_unit(tmp_path):
+    """第二十条 says what proof a sick leave needs and, in another sentence, how soon the refund is made: asked both,
+    the quote holds both; asked one, it stays with the one sentence."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+
+    doc = Path(__file__).parent / "data" / "fiction_extra" / "qinglan-private-kindergarten-fee-measures.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    both = qa.ask("孩子生病请了一个月假，退费要什么材料？多长时间能办好？").citations[0]
+    assert both.section == "第二十条" and "医疗机构出具的证明" in both.quote and "5个工作日内" in both.quote
+    one = qa.ask("孩子病了请假一个月，要交什么证明？").citations[0]
+    assert one.section == "第二十条" and one.quote == "因病连续请假满1个月的，应当提供医疗机构出具的证明。"
 
 
 @pytest.mark.parametrize(
