@@ -201,7 +201,7 @@ class QuestionReader:
         asking = asking_part(standalone)
         scope = Scope(
             places=_places(self.rewriter.pos_cut(standalone), asking) + (self.translator.places(question) if english else ()),
-            documents=tuple(d for d, short in self._short_titles.items() if short and short in standalone),
+            documents=_named_documents(self._short_titles, standalone),
             years=frozenset(_asked_years(standalone, asking)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(asking)),
             periods=tuple((p.name, p.start, p.end) for p in lexicon().periods if p.matches(standalone)),
@@ -229,5 +229,11 @@ class QuestionReader:
 
 
 def _short_title(title: str) -> str:
-    short = re.sub(r"[（(][^）)]*[）)]$", "", title).removeprefix("中华人民共和国")
-    return short if len(short) >= 4 else ""
+    return re.sub(r"[（(][^）)]*[）)]$", "", title).removeprefix("中华人民共和国")
+
+
+def _named_documents(short_titles: dict[str, str], question: str) -> tuple[str, ...]:
+    """The documents a question names: by a short title of four characters or more anywhere in it, or by any
+    short title it puts in 《》 (《教师法》: three characters, but named as a title)."""
+    quoted = set(re.findall(r"《([^》]+)》", question))
+    return tuple(d for d, short in short_titles.items() if short and (short in quoted or (len(short) >= 4 and short in question)))

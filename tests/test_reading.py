@@ -201,3 +201,19 @@ def test_schools_named_by_road_or_number_are_read(qa: PolicyQA, question: str, s
 def test_a_school_the_text_never_names_is_declined(qa: PolicyQA):
     answer = qa.ask("望潮路小学今年新建几所幼儿园？")
     assert answer.abstained and "望潮路小学" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question,named",
+    [
+        ("《教师法》对老师的平均工资水平有什么要求？", ("teachers",)),  # three characters, but put in 《》
+        ("按《民办教育促进法》，民办学校要换举办者需要走什么程序？", ("promotion",)),
+        ("民办教育促进法对举办者有什么要求？", ("promotion",)),  # four or more: named without 《》 too
+        ("教师法律意识怎么培养？", ()),  # 教师法 unquoted is no title: 教师|法律
+    ],
+)
+def test_a_question_names_a_document_by_its_short_title(question: str, named: tuple[str, ...]):
+    from assistant.reading import _named_documents
+
+    titles = {"teachers": "教师法", "promotion": "民办教育促进法", "notice": "天津市东丽区2020年教育工作要点"}
+    assert _named_documents(titles, question) == named
