@@ -17,7 +17,7 @@ from .lexicon import Settings, lexicon, rule
 from .memory import Memory, Vote, load_memory
 from .parsing import Document
 from .questions import conjunct_questions
-from .reading import Language, QuestionReader, Reading
+from .reading import Language, QuestionReader, Reading, stages
 from .retrieval import Mode, Retrieval, Retriever, asking_sentences, questions_asked
 
 logger = logging.getLogger(__name__)
@@ -344,6 +344,7 @@ class PolicyQA:
             or self._year_note(reading, selections, doc)
             or self._place_note(reading, selections, doc)
             or self._school_note(reading, doc)
+            or self._stage_note(reading, selections)
             or self._national_note(reading, doc)
         )
 
@@ -401,6 +402,14 @@ class PolicyQA:
         if not other:
             return ""
         return f"抱歉，《{doc.title}》没有提到{'、'.join(other)}，不能把全区的一般规定当作这所学校的具体安排回答。"
+
+    def _stage_note(self, reading: Reading, selections: list[Selection]) -> str:
+        """A figure or date asked for one school stage (高中晚自习收费) is not answered by another's (初中课后服务150元)."""
+        quoted = set(stages(selections[0].quote))
+        asked = reading.scope.stages
+        if not reading.facts or not asked or not quoted or quoted & set(asked):
+            return ""
+        return f"抱歉，文件这里说的是{'、'.join(sorted(quoted))}的规定，没有关于{'、'.join(asked)}的具体规定，不能用它来回答。"
 
     def _national_note(self, reading: Reading, doc: Document) -> str:
         if not reading.scope.national or rule("national_issuer").search(f"{doc.issuer} {doc.title}"):

@@ -36,6 +36,7 @@ class Scope:
     relative: tuple[int, ...] = ()  # offsets of relative time words in the asking part (今年 → 0, 明年 → 1)
     periods: tuple[tuple[str, int, int], ...] = ()  # five-year plan periods named (“十四五”, 2021, 2025)
     schools: tuple[str, ...] = ()  # schools named by their road or number (望潮路小学, 第一中学)
+    stages: tuple[str, ...] = ()  # school stages named in the asking part (高中), from the stage.* rules
     person: bool = False  # a named person is asked for (谁分管招生)
     national: bool = False  # a national rule is asked for (国家规定…)
     task: bool = False  # a task rather than a question about the text (帮我写一份总结, recommend a tutor)
@@ -206,6 +207,7 @@ class QuestionReader:
             relative=tuple(rel.offset for rel, _ in relative_offsets(asking)),
             periods=tuple((p.name, p.start, p.end) for p in lexicon().periods if p.matches(standalone)),
             schools=tuple(dict.fromkeys(m.group(0) for m in rule("scope.school").finditer(asking))),
+            stages=stages(asking),
             person=bool(rule("type.person").search(asking)),
             national=bool(rule("scope.national").search(asking)),
             task=bool(rule("scope.task").search(f"{question} {asking}")),
@@ -226,6 +228,11 @@ class QuestionReader:
             relative_words=tuple(rel.word for rel, _ in relative_offsets(standalone)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(standalone)),
         )
+
+
+def stages(text: str) -> tuple[str, ...]:
+    """The school stages a text names (高中晚自习 → 高中; 中小学 → 小学, 初中, 高中), by the stage.* rules."""
+    return tuple(name.removeprefix("stage.") for name, r in lexicon().rules.items() if name.startswith("stage.") and r.matches(text))
 
 
 def _short_title(title: str) -> str:

@@ -671,3 +671,34 @@ def test_a_story_ranks_keywords_by_its_asking_part_too(real_qa):
     plain, asked = plain + _unsegmented(tokens, texts, known), asked + _unsegmented([t for t in tokens if t in own], texts, known)
     scores = real_qa.retriever._keyword(reading, tokens)
     assert np.allclose(scores[: len(plain)], (1 - w) * plain + w * asked) and not scores[len(plain) :].any()  # titled rows: 0
+
+
+@pytest.mark.model
+def test_a_figure_asked_for_one_school_stage_is_not_answered_by_anothers(tmp_path):
+    """The after-school notice prices 初中课后服务 and says nothing of 高中: asked about 高中晚自习, it declines and
+    says which stage the text covers; asked about 初中, it answers."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+
+    doc = Path(__file__).parent / "data" / "fiction" / "qinglan-after-school-service-notice.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    other = qa.ask("高中晚自习的收费标准是多少？")
+    assert other.abstained and "初中" in other.answer and "高中" in other.answer
+    own = qa.ask("初中课后服务每个月收多少钱？")
+    assert not own.abstained and "150元" in own.answer
+
+
+@pytest.mark.parametrize(
+    "text,named",
+    [
+        ("高中晚自习的收费标准是多少？", ("高中",)),
+        ("中小学课后服务", ("小学", "初中", "高中")),
+        ("要进一步提高一线教师待遇", ()),  # 提高一线 is no 高一
+        ("学前资助一年多少？", ("幼儿园",)),
+    ],
+)
+def test_school_stages_named(text: str, named: tuple[str, ...]):
+    from assistant.reading import stages
+
+    assert stages(text) == named
