@@ -140,6 +140,9 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("退费能退多少？", (Asked(N),)),  # a refund may be a share (当月保教费的50%)
         ("新生什么时候报到？", (Asked(D, day_level=True),)),  # registration happens on days: a year does not say when
         ("这个办法什么时候开始实施？", (Asked(D),)),
+        ("民办幼儿园每月保育费的最高限价是多少？", (Asked(AnswerType.MONEY, "月"), Asked(N))),  # a fee's cap is a sum
+        ("伙食费标准是多少？", (Asked(AnswerType.MONEY), Asked(N))),  # any fee named X费
+        ("减免资金要从保教费收入里提多少比例？", (Asked(N, "%"),)),  # a share of a fee is no sum
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
