@@ -181,6 +181,8 @@ class PolicyQA:
             return merged
         hits = retrieval.hits
         selections = self._leading(retrieval, facts)
+        if (staged := self._of_stage(reading, retrieval, selections[0], facts)) is not None:
+            selections.insert(0, staged)
         selections[0] = self._each_asked(reading, selections[0])
         if items := conjunct_questions(asking_sentences(reading.standalone), self.rewriter.pos_cut, self._in_text):
             # 体育、美育、劳动教育分别怎么抓: each item's best point leads; the whole question's follows.
@@ -321,6 +323,24 @@ class PolicyQA:
         reading = self.read(question)
         sub = self.retriever.search(reading, k=1)
         return self._leading(sub, reading.facts, max_sentences=2) if sub.hits else []
+
+    def _of_stage(self, reading: Reading, retrieval: Retrieval, top: Selection, facts: tuple[Asked, ...]) -> Selection | None:
+        """For 普惠园可以给小朋友布置书面作业吗 when the best quote speaks of 小学 and 初中 only: a near unit whose quote
+        speaks of the school stage asked (幼儿园不得布置书面家庭作业) leads; the other follows as context."""
+        asked = set(reading.scope.stages)
+        quoted = set(stages(top.quote))
+        if not asked or not quoted or asked & quoted:
+            return None
+        floor = self.settings.fact_ratio * top.hit.score
+        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
+            if h.score < floor:
+                break
+            if h.unit_key.endswith(("#header", "#preamble")) or h.unit_key == top.hit.unit_key:
+                continue
+            sel = self.builder.select(retrieval, h, facts)
+            if asked & set(stages(sel.quote)):
+                return sel
+        return None
 
     def _leading(self, retrieval: Retrieval, facts: tuple[Asked, ...], max_sentences: int = 3) -> list[Selection]:
         """The best hit's quote, preceded by the unit that answers better when there is one."""

@@ -705,3 +705,20 @@ def test_school_stages_named(text: str, named: tuple[str, ...]):
     from assistant.reading import stages
 
     assert stages(text) == named
+
+
+@pytest.mark.model
+def test_the_quote_speaks_of_the_school_stage_asked(tmp_path):
+    """Both documents forbid written homework, the work points for 小学一、二年级 and the kindergarten rules for
+    幼儿园: a kindergarten question is answered from the kindergarten rule, a primary-school one from the other."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+
+    data = Path(__file__).parent / "data"
+    docs = [data / "fiction" / "qinglan-2021-work-points.txt", data / "fiction_extra" / "qinglan-2021-inclusive-kindergarten-support-rules.txt"]
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build(docs, tmp_path / "idx", embedder), embedder)
+    kindergarten = qa.ask("幼儿园可以布置书面家庭作业吗？").citations[0]
+    assert kindergarten.doc_id == "qinglan-2021-inclusive-kindergarten-support-rules" and "不得布置书面家庭作业" in kindergarten.quote
+    primary = qa.ask("小学一年级可以布置书面作业吗？").citations[0]
+    assert primary.doc_id == "qinglan-2021-work-points" and "不布置书面家庭作业" in primary.quote
