@@ -416,7 +416,9 @@ def _join(sentences: tuple[str, ...], idx: tuple[int, ...]) -> str:
 def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...]) -> str:
     """The part of the quote that answers: from the clause holding the asked fact (or most of the question's
     words) to the end of its sentence, at most three clauses (对报名人数超过招生计划的，实行电脑摇号随机录取)."""
-    sentences = [[c.strip() for c in re.split(r"[，,：:]", s) if c.strip()] for s in re.split(r"[。；;！!？?\n]|……", quote)]
+    # Each clause keeps the mark that follows it, so that the line repeats the quote's own text (a time such as 17:30
+    # is no clause break).
+    sentences = [_clauses(s) for s in re.split(r"[。；;！!？?\n]|……", quote)]
     spans = [(i, j) for i, clauses in enumerate(sentences) for j in range(len(clauses))]
     if not spans:
         return ""
@@ -427,7 +429,14 @@ def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...]) -
         return (bool(facts) and facts_in(facts, clause), words, -spans.index(span))
 
     i, j = max(spans, key=score)
-    return "，".join(sentences[i][j : j + 3])
+    return "".join(sentences[i][j : j + 3]).strip().rstrip("，,：:")
+
+
+def _clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence, each with the comma or colon after it: 17:30 stays whole."""
+    parts = re.split(r"([，,：]|(?<!\d):(?!\d))", sentence)
+    pieces = [parts[k] + (parts[k + 1] if k + 1 < len(parts) else "") for k in range(0, len(parts), 2)]
+    return [c for c in pieces if c.strip(" ，,：:")]
 
 
 def summarize(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], coverage: Coverage, missing: Asked | None, english: bool) -> str:

@@ -383,6 +383,21 @@ def test_the_lead_line_holds_nothing_the_quote_does_not(qa: PolicyQA, question: 
         assert fact in quote, f"{fact!r} of the lead line is not in the quote"
 
 
+@pytest.mark.parametrize(
+    "quote,facts,tokens,clause",
+    [
+        # a time is no clause break: the line says 17:30, as the quote does, not 17，30
+        ("小学课后服务分两个时段：第一时段为下午放学后至17:30，第二时段（延时托管）为17:30至18:30；", (), ("延时托管",), "第二时段（延时托管）为17:30至18:30"),
+        ("对报名人数超过招生计划的，实行电脑摇号随机录取。", (), ("报名人数", "招生计划"), "对报名人数超过招生计划的，实行电脑摇号随机录取"),
+        ("2020年新增学前教育学位1530个。", (Asked(N, "个"),), ("学位",), "2020年新增学前教育学位1530个"),
+    ],
+)
+def test_the_lead_clause_is_the_quotes_own_text(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], clause: str):
+    from assistant.answering import lead_clause
+
+    assert lead_clause(quote, facts, tokens) == clause and clause in quote
+
+
 def test_an_english_question_gets_an_english_lead_line_and_the_chinese_quote(qa: PolicyQA):
     answer = qa.ask("How many new kindergartens will Dongli build in 2020?")
     if not answer.abstained:
