@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import config
@@ -18,7 +18,7 @@ from .memory import Memory, Vote, load_memory
 from .parsing import Document
 from .questions import conjunct_questions
 from .reading import Language, QuestionReader, Reading, stages
-from .retrieval import Mode, Retrieval, Retriever, asking_sentences, questions_asked
+from .retrieval import Hit, Mode, Retrieval, Retriever, asking_sentences, questions_asked
 
 logger = logging.getLogger(__name__)
 
@@ -230,17 +230,24 @@ class PolicyQA:
         missing = [f for f in facts if not f.satisfied_by(top.quote)]
         if not missing:
             return None
-        floor = self.settings.fact_ratio * top.hit.score
         other = self.settings.fact_ratio_other * top.hit.score  # another document's fact must match nearly as well
-        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
-            if h.score < floor:
-                break
-            if h.unit_key.endswith(("#header", "#preamble")) or (h.doc_id != top.hit.doc_id and h.score < other):
+        for h in self._near(retrieval, top):
+            if h.doc_id != top.hit.doc_id and h.score < other:
                 continue
             sel = self.builder.select(retrieval, h, facts)
             if all(f.satisfied_by(sel.quote) for f in missing):
                 return sel
         return None
+
+    def _near(self, retrieval: Retrieval, top: Selection) -> Iterator[Hit]:
+        """The next few units of the ranking scoring ``fact_ratio`` of the top quote's, headers and preambles left out:
+        those that may lead instead of it when they hold what it lacks."""
+        floor = self.settings.fact_ratio * top.hit.score
+        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
+            if h.score < floor:
+                return
+            if not h.unit_key.endswith(("#header", "#preamble")):
+                yield h
 
     def _completed(self, retrieval: Retrieval, selections: list[Selection], facts: tuple[Asked, ...]) -> list[Selection]:
         """For 体育、美育、劳动教育分别怎么抓: a point for each asked term no quote holds yet.
@@ -327,18 +334,13 @@ class PolicyQA:
     def _of_stage(self, reading: Reading, retrieval: Retrieval, top: Selection, facts: tuple[Asked, ...]) -> Selection | None:
         """For 普惠园可以给小朋友布置书面作业吗 when the best quote speaks of 小学 and 初中 only: a near unit whose quote
         speaks of the school stage asked (幼儿园不得布置书面家庭作业) leads; the other follows as context."""
-        asked = set(reading.scope.stages)
-        quoted = set(stages(top.quote))
-        if not asked or not quoted or asked & quoted:
+        if not _other_stages(reading, top.quote):
             return None
-        floor = self.settings.fact_ratio * top.hit.score
-        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
-            if h.score < floor:
-                break
-            if h.unit_key.endswith(("#header", "#preamble")) or h.unit_key == top.hit.unit_key:
+        for h in self._near(retrieval, top):
+            if h.unit_key == top.hit.unit_key:
                 continue
             sel = self.builder.select(retrieval, h, facts)
-            if asked & set(stages(sel.quote)):
+            if set(reading.scope.stages) & set(stages(sel.quote)):
                 return sel
         return None
 
@@ -425,16 +427,21 @@ class PolicyQA:
 
     def _stage_note(self, reading: Reading, selections: list[Selection]) -> str:
         """A figure or date asked for one school stage (高中晚自习收费) is not answered by another's (初中课后服务150元)."""
-        quoted = set(stages(selections[0].quote))
-        asked = reading.scope.stages
-        if not reading.facts or not asked or not quoted or quoted & set(asked):
+        quoted = _other_stages(reading, selections[0].quote)
+        if not reading.facts or not quoted:
             return ""
-        return f"抱歉，文件这里说的是{'、'.join(sorted(quoted))}的规定，没有关于{'、'.join(asked)}的具体规定，不能用它来回答。"
+        return f"抱歉，文件这里说的是{'、'.join(sorted(quoted))}的规定，没有关于{'、'.join(reading.scope.stages)}的具体规定，不能用它来回答。"
 
     def _national_note(self, reading: Reading, doc: Document) -> str:
         if not reading.scope.national or rule("national_issuer").search(f"{doc.issuer} {doc.title}"):
             return ""
         return f"抱歉，问题问的是国家层面的规定，而《{doc.title}》是{doc.issuer or '地方'}的文件，收录的文件中没有相应的国家规定。"
+
+
+def _other_stages(reading: Reading, quote: str) -> tuple[str, ...]:
+    """The school stages ``quote`` names when it names none of those the question asks about (初中 for a 高中 question)."""
+    quoted = stages(quote)
+    return quoted if reading.scope.stages and not set(quoted) & set(reading.scope.stages) else ()
 
 
 def _quoted(selections: list[Selection], doc: Document) -> str:
