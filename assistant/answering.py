@@ -251,6 +251,7 @@ class Evidence:
     quote_dense: float  # best cosine of the quoted sentences (or their clauses)
     coverage: float  # IDF-weighted share of query terms found in the quoted sentences
     type_ok: bool  # every asked kind of fact (number with its unit, date, …) appears in the quote
+    holds_one: bool = False  # of two or more asked facts, the quote holds at least one (a partial answer, at least)
     keyword: float = 0.0  # the top unit's BM25 over the best BM25 of any unit (1: the words agree with the ranking)
     margin: float = 0.0  # fused score of the best-ranked unit minus the second's
 
@@ -359,6 +360,7 @@ class AnswerBuilder:
             quote_dense=max((float(retrieval.dense[r]) for r in rows if self.index.chunks[r].sentence in top.sentences), default=0.0),
             coverage=self._coverage(tuple(t for t in retrieval.tokens_for(self.index.units[top.hit.unit_key][0].year) if t not in retrieval.translated), top.quote),
             type_ok=facts_in(facts, top.quote),
+            holds_one=len(facts) > 1 and any(f.satisfied_by(top.quote) for f in facts),
             keyword=top.hit.keyword / best_keyword if best_keyword > 0 else 0.0,
             margin=ranking[0].score - ranking[1].score if len(ranking) > 1 else ranking[0].score,
         )

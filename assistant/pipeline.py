@@ -160,8 +160,9 @@ class PolicyQA:
         return self._declined(ev, missing)
 
     def _declined(self, ev: Evidence, missing: Asked | None) -> tuple[Coverage, Asked | None, str]:
-        """How an answer that does not stand is declined: partly, when the quote names the topic but lacks the asked fact."""
-        if missing is not None and ev.coverage >= self.settings.partial_coverage:  # the topic is named in the quote, not just near it
+        """How an answer that does not stand is declined: partly, when the quote names the topic but lacks the asked fact,
+        or holds one of the facts asked (几号交、交到哪里 answered with the date alone)."""
+        if missing is not None and (ev.coverage >= self.settings.partial_coverage or ev.holds_one):
             return Coverage.PARTIAL, missing, ""
         return Coverage.NONE, None, ""
 

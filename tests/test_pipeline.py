@@ -172,6 +172,9 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(D), "在国际劳动节期间，组织开展比赛。", True),
         (Asked(AnswerType.NAME), "实施11所幼儿园提升改造工程。", False),
         (Asked(AnswerType.NAME), "依托天津市广播电视大学东丽分校设置东丽区社区学院", True),
+        (Asked(AnswerType.NAME), "城区薄弱学校由区教育局每年认定并公布名单。", False),  # a kind of school, not one named
+        (Asked(AnswerType.NAME), "交流到乡镇中心学校的教师", False),
+        (Asked(AnswerType.NAME), "青岚区实验小学为对口学校。", True),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
@@ -737,3 +740,12 @@ def test_the_quote_speaks_of_the_school_stage_asked(tmp_path):
     assert kindergarten.doc_id == "qinglan-2021-inclusive-kindergarten-support-rules" and "不得布置书面家庭作业" in kindergarten.quote
     primary = qa.ask("小学一年级可以布置书面作业吗？").citations[0]
     assert primary.doc_id == "qinglan-2021-work-points" and "不布置书面家庭作业" in primary.quote
+
+
+def test_a_quote_holding_one_of_two_asked_facts_is_a_partial_answer_not_none(qa: PolicyQA):
+    from assistant.answering import Evidence
+
+    place = Asked(AnswerType.PLACE)
+    thin = Evidence(top_dense=0.0, quote_dense=0.0, coverage=0.0, type_ok=False)
+    assert qa._declined(thin, place)[0].value == "none"
+    assert qa._declined(replace(thin, holds_one=True), place)[0].value == "partial"  # 几号交、交到哪里: the date is there
