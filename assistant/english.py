@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -107,10 +107,14 @@ def pinyin_names(vocabulary: Collection[str]) -> dict[str, tuple[str, ...]]:
 class Translator:
     """Turns an English question into the Chinese words a Chinese asker would use, as one question."""
 
-    def __init__(self, vocabulary: Collection[str], dictionary: Mapping[str, tuple[Sense, ...]] | None = None):
+    def __init__(
+        self, vocabulary: Collection[str], dictionary: Mapping[str, tuple[Sense, ...]] | None = None, texts: Sequence[str] = ()
+    ):
         self._vocabulary = vocabulary
         self._dictionary = dictionary
         self._names: dict[str, tuple[str, ...]] | None = None
+        self._texts = texts
+        self._where: dict[str, frozenset[int]] = {}
 
     @property
     def names(self) -> dict[str, tuple[str, ...]]:
@@ -155,7 +159,7 @@ class Translator:
                 covered.update(range(m.start(), m.end()))
         found += [(m.start(), f"{m.group(0)}年") for m in _YEAR.finditer(text)]
         found += [(m.start(), m.group(0)) for m in _NUMBER.finditer(text) if not _YEAR.fullmatch(m.group(0)) and m.start() not in covered]
-        found += self._looked_up(text, covered)
+        found += self._coherent(self._looked_up(text, covered), found)
         found += [(m.start(), m.group(0)) for m in _TYPED.finditer(text)]  # the asker's own term beats any gloss
         found += [(m.start(), zh) for m in _NAME.finditer(text) if m.start() not in covered and (zh := self.name(m.group(0)))]
         words = list(dict.fromkeys(w for _, zh in sorted(found) for w in zh.split()))
@@ -176,6 +180,24 @@ class Translator:
                     break
             else:
                 i += 1
+        return out
+
+    def _units_with(self, word: str) -> frozenset[int]:
+        if word not in self._where:
+            self._where[word] = frozenset(i for i, u in enumerate(self._texts) if word in u)
+        return self._where[word]
+
+    def _coherent(self, looked: list[tuple[int, str]], known: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Of each word's senses, those some unit uses beside another word of the question: to *start* enrolling at a
+        private school is 开办 beside 民办学校, not 启动. A word none of whose senses meets another keeps them all."""
+        if not self._texts:
+            return looked
+        out = []
+        for at, zh in looked:
+            others = {w for a, z in looked + known if a != at for w in z.split()}
+            near = frozenset().union(*(self._units_with(w) for w in others))
+            senses = zh.split()
+            out.append((at, " ".join([s for s in senses if self._units_with(s) & near] or senses)))
         return out
 
     def _senses(self, tokens: list[re.Match[str]]) -> tuple[Sense, ...]:

@@ -180,7 +180,7 @@ class QuestionReader:
         vocabulary: Collection[str] = (),
     ):
         self.rewriter = Rewriter(tokenizer, embedder, unit_texts, specific_units, answer_units)
-        self.translator = Translator(vocabulary)  # English words become the index's own Chinese words
+        self.translator = Translator(vocabulary, texts=unit_texts)  # English words become the index's own Chinese words
         self._vocabulary = vocabulary
         # A document is named by its title without the country prefix and the edition note: 义务教育法.
         self._short_titles = {doc_id: _short_title(t) for doc_id, t in titles.items()}

@@ -75,3 +75,13 @@ def test_a_possessive_is_looked_up_as_its_word():
     assert "martyr" in variants("martyr's") and variants("parents'")[0] == "parents"
     t = Translator({"烈士"}, {"martyr": (Sense("烈士", 0),)})
     assert t.translate("How many points for a martyr's child?") == "多少 烈士？"
+
+
+def test_a_sense_no_unit_uses_beside_the_questions_other_words_is_dropped():
+    senses = {"start": (Sense("开办", 0), Sense("启动", 1)), "licence": (Sense("许可证", 0),)}
+    texts = ["民办学校取得办学许可证后方可开办招生。", "启动仪式在礼堂举行。"]
+    t = Translator({"开办", "启动", "许可证", "民办学校"}, senses, texts=texts)
+    assert t.translate("Can a private school start without a licence?") == "民办 民办学校 开办 许可证？"  # 启动 never meets them
+    alone = Translator({"开办", "启动"}, senses, texts=texts)
+    assert alone.translate("When does it start?") == "什么时候 开办 启动？"  # no other word to meet: every sense stays
+    assert Translator({"开办", "启动"}, senses).translate("Start?") == "开办 启动？"  # no texts given: no filtering
