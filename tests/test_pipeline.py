@@ -159,8 +159,6 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.ITEMS), "坚持“以案三促”，查处一案、警示一批、教育一片。", True),
         (Asked(AnswerType.ITEMS), "加强“学校服务岗”“社会公益岗”“家庭劳动岗”的过程管理。", True),
         (Asked(AnswerType.NUMBER, "%", current=True), "着力提高学生体质健康达标率，使95%的学生达到国家学生体质健康标准及格以上等级。", False),
-        (Asked(AnswerType.NUMBER, current=True), "实施11所幼儿园提升改造工程。", False),  # a plan's figure, not how many there are
-        (Asked(AnswerType.NUMBER, current=True), "目前全区有幼儿园60所。", True),
         (Asked(AnswerType.NAME), "落实《天津市提升中小学生体质健康水平十条措施》。", False),  # a title, not a school
         (Asked(AnswerType.NUMBER, "所"), "全区儿童青少年总体近视率每年至少降低1个百分点。", False),
         (Asked(AnswerType.NUMBER, "届", ordinal=True), "办好第十四届社区教育展示周。", True),
@@ -174,9 +172,6 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(D), "在国际劳动节期间，组织开展比赛。", True),
         (Asked(AnswerType.NAME), "实施11所幼儿园提升改造工程。", False),
         (Asked(AnswerType.NAME), "依托天津市广播电视大学东丽分校设置东丽区社区学院", True),
-        (Asked(AnswerType.NAME), "城区薄弱学校由区教育局每年认定并公布名单。", False),  # a kind of school, not one named
-        (Asked(AnswerType.NAME), "交流到乡镇中心学校的教师", False),
-        (Asked(AnswerType.NAME), "青岚区实验小学为对口学校。", True),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
