@@ -111,6 +111,8 @@ class Asked:
             return any(rule("evidence.money").search(c) and per.search(c) for c in re.split(r"[，,；;。\n]", text))
         if self.day_level:
             return bool(rule("evidence.day").search(text) or (self.duration and rule("evidence.duration").search(text)))
+        if self.kind is AnswerType.DATE and self.duration and rule("evidence.duration").search(text):
+            return True  # 多久: a length answers (不少于1学年, 有效期为3年) as a date would
         return bool(rule(f"evidence.{self.kind.value}").search(text))
 
 

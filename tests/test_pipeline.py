@@ -461,6 +461,9 @@ def test_the_unit_holding_the_asked_fact_leads_when_the_best_match_lacks_it(hash
         ("每月多少节课？", "每月4节课。", True),  # … and so does one after 每月
         ("近视率下降了几个百分点？", "全区近视率每年下降1个百分点。", True),  # a share asked is answered by one
         ("公示几天？", "公示期不少于5个工作日。", True),
+        ("支教交流最短要多久？", "支教交流的，期限一般为1至3学年，最短不少于1学年；", True),  # a length in school years
+        ("许可证有效期多长时间？", "校车使用许可有效期为3年。", True),
+        ("许可证有效期多长时间？", "校车使用许可由区教育局审批。", False),
         ("每周最多上多少节课？", "每周不少于4节，由学校统筹安排。", True),
         ("每周最多上多少节课？", "每年九月十日为教师节。", False),  # 节 of 教师节 counts nothing
     ],
