@@ -107,9 +107,18 @@ def asking_sentences(question: str) -> str:
     return "".join(asking) if asking else (sentences[-1] if sentences else question)
 
 
+_SPACED = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
+def _spaced_asks(sentence: str) -> list[str]:
+    """校车使用许可管几年 到期咋续 asks two things, typed apart by a space; 普惠园 政府补贴 一人一年多少 asks one."""
+    asks = [s for s in _SPACED.split(sentence.strip()) if rule("interrogative").search(s) or rule("interrogative.spoken").search(s)]
+    return asks if len(asks) > 1 else [sentence]
+
+
 def questions_asked(question: str) -> list[str]:
-    """Each sentence that asks, on its own: 会重新改卷吗？要在哪几天申请？ → two."""
-    return [c for c in re.split(r"(?<=[?？])", asking_sentences(question)) if c.strip()]
+    """Each sentence that asks, on its own: 会重新改卷吗？要在哪几天申请？ → two, and so does a shorthand 管几年 到期咋续."""
+    return [part for c in re.split(r"(?<=[?？])", asking_sentences(question)) if c.strip() for part in _spaced_asks(c)]
 
 
 def asking_part(question: str) -> str:

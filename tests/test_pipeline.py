@@ -255,6 +255,8 @@ def test_sub_questions(question: str, parts: list[str]):
         ("退费要什么材料？多长时间能办好？", ["退费要什么材料？", "多长时间能办好？"]),
         ("孩子刚上小班。幼儿园保育费一学期能减多少?", ["幼儿园保育费一学期能减多少?"]),  # the story asks nothing
         ("孩子近视了，学校管不管？", ["孩子近视了，学校管不管？"]),
+        ("校车使用许可管几年 到期咋续", ["校车使用许可管几年", "到期咋续"]),  # shorthand: two asks typed apart
+        ("普惠园 政府补贴 一人一年多少", ["普惠园 政府补贴 一人一年多少"]),  # one ask, its topic typed apart
     ],
 )
 def test_questions_asked(question: str, parts: list[str]):
