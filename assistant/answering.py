@@ -253,7 +253,6 @@ class Evidence:
     quote_dense: float  # best cosine of the quoted sentences (or their clauses)
     coverage: float  # IDF-weighted share of query terms found in the quoted sentences
     type_ok: bool  # every asked kind of fact (number with its unit, date, …) appears in the quote
-    holds_one: bool = False  # of two or more asked facts, the quote holds at least one (a partial answer, at least)
     keyword: float = 0.0  # the top unit's BM25 over the best BM25 of any unit (1: the words agree with the ranking)
     margin: float = 0.0  # fused score of the best-ranked unit minus the second's
 
@@ -341,6 +340,17 @@ class AnswerBuilder:
                 return Selection(sel.hit, idx, quote) if len(quote) <= self.settings.list_chars else sel
         return sel
 
+    def whole(self, sel: Selection) -> Selection:
+        """The whole unit, when it is at most ``whole_chars`` long: 遇到下大雨的时候校车最高能开多快 is decided on the
+        sentences that match best (the 80 and 60 km/h items), and shown with the 20 km/h item for rain beside them."""
+        unit = self.index.units[sel.hit.unit_key][1]
+        sents = unit.sentences
+        first = 1 if unit.kind is UnitKind.POINT and len(sents) > 1 else 0  # a point's title is in its citation already
+        every = tuple(range(first, len(sents)))
+        if not every or set(every) <= set(sel.sentences) or len(_join(sents, every)) > self.settings.whole_chars:
+            return sel
+        return Selection(sel.hit, every, _join(sents, every))
+
     def merge(self, selections: list[Selection]) -> list[Selection]:
         """One selection per unit, in first-seen order; sentences of the same unit are united."""
         by_unit: dict[str, Selection] = {}
@@ -362,7 +372,6 @@ class AnswerBuilder:
             quote_dense=max((float(retrieval.dense[r]) for r in rows if self.index.chunks[r].sentence in top.sentences), default=0.0),
             coverage=self._coverage(tuple(t for t in retrieval.tokens_for(self.index.units[top.hit.unit_key][0].year) if t not in retrieval.translated), top.quote),
             type_ok=facts_in(facts, top.quote),
-            holds_one=len(facts) > 1 and any(f.satisfied_by(top.quote) for f in facts),
             keyword=top.hit.keyword / best_keyword if best_keyword > 0 else 0.0,
             margin=ranking[0].score - ranking[1].score if len(ranking) > 1 else ranking[0].score,
         )

@@ -67,6 +67,7 @@ class Settings:
     tie_dense: float = _knob("tie_dense")
     title_weight: float = _knob("title_weight")
     list_chars: int = _knob("list_chars")
+    whole_chars: int = _knob("whole_chars")
     # -- abstention
     coverage: float = _knob("coverage")
     dense: float = _knob("dense")

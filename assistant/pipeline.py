@@ -93,7 +93,8 @@ class PolicyQA:
         if not retrieval.hits:
             return self._abstain(reading, retrieval, "", start)
         selections = self._select(reading, retrieval)
-        if hist and rule("more").search(q):
+        more = bool(hist and rule("more").search(q))
+        if more:
             # 具体还有哪些措施？: quote what the last answer did not.
             shown = self._shown(hist, selections[0].hit.unit_key)
             selections[0] = self.builder.select(retrieval, selections[0].hit, reading.facts, shown=shown)
@@ -102,10 +103,11 @@ class PolicyQA:
         coverage, missing, note = self._decide(reading, ev, selections, doc, retrieval.vote)
         if coverage is Coverage.NONE:
             return self._abstain(reading, retrieval, note, start)
-        citations = tuple(self.builder.citation(s) for s in selections)
         english = reading.language is Language.ENGLISH
         summary = summarize(selections[0].quote, reading.facts, retrieval.tokens, coverage, missing, english)
-        text = self.builder.render(selections)
+        citations = tuple(self.builder.citation(s) for s in selections)  # the sentences that answer, highlighted in the source
+        # The decision, the plain line and the citation read the best sentences; the answer shows a short leading unit whole.
+        text = self.builder.render(selections if more else [self.builder.whole(selections[0]), *selections[1:]])
         if coverage is Coverage.PARTIAL:
             text = f"{summary}\n{text}"
         return Answer(
@@ -127,7 +129,7 @@ class PolicyQA:
         if not self._shares_words(reading):
             return Coverage.NONE, None, ""  # 明天会下雨吗: not one of its words is in any indexed text
         missing = next((f for f in reading.facts if not f.satisfied_by(selections[0].quote)), None)
-        decision = self._by_rules(reading, ev, missing)
+        decision = self._by_rules(reading, ev, missing, selections[0].quote)
         # The memory knows which unit a question is about, not whether the quote holds the date or figure asked.
         asks_absent = bool(reading.facts) and (missing is not None or not ev.type_ok)
         return self._by_memory(*decision, vote, selections[0].hit.unit_key, asks_absent)
@@ -149,7 +151,7 @@ class PolicyQA:
         """The evidence signals of this decision, as scripts/fit_abstention.py records them to fit a learned one."""
         return signals(reading, ev, self.index.keywords.tokenizer, self.index.keywords.doc_freq)
 
-    def _by_rules(self, reading: Reading, ev: Evidence, missing: Asked | None) -> tuple[Coverage, Asked | None, str]:
+    def _by_rules(self, reading: Reading, ev: Evidence, missing: Asked | None, quote: str) -> tuple[Coverage, Asked | None, str]:
         """The hand-set thresholds of settings.tsv: enough coverage or a close enough embedding."""
         t = self.settings
         if not reading.facts:
@@ -157,14 +159,19 @@ class PolicyQA:
             return (Coverage.FULL if topical else Coverage.NONE), None, ""
         if ev.type_ok and (ev.coverage >= t.typed_coverage or ev.quote_dense >= t.typed_dense):
             return Coverage.FULL, None, ""
-        return self._declined(ev, missing)
+        return self._declined(reading, ev, missing, quote)
 
-    def _declined(self, ev: Evidence, missing: Asked | None) -> tuple[Coverage, Asked | None, str]:
+    def _declined(self, reading: Reading, ev: Evidence, missing: Asked | None, quote: str) -> tuple[Coverage, Asked | None, str]:
         """How an answer that does not stand is declined: partly, when the quote names the topic but lacks the asked fact,
-        or holds one of the facts asked (几号交、交到哪里 answered with the date alone)."""
-        if missing is not None and (ev.coverage >= self.settings.partial_coverage or ev.holds_one):
+        or answers one of the questions asked (会提前告诉家长吗？大概什么时候说？ answered with the date alone)."""
+        if missing is not None and (ev.coverage >= self.settings.partial_coverage or self._answers_a_part(reading, quote)):
             return Coverage.PARTIAL, missing, ""
         return Coverage.NONE, None, ""
+
+    def _answers_a_part(self, reading: Reading, quote: str) -> bool:
+        """Of a question asking two things or more, one is answered in full: the quote holds every fact that part asks."""
+        parts = questions_asked(reading.standalone)
+        return len(parts) > 1 and any((facts := self.read(part).facts) and all(f.satisfied_by(quote) for f in facts) for part in parts)
 
     def _shares_words(self, reading: Reading) -> bool:
         known = self.index.keywords.doc_freq

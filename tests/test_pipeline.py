@@ -184,10 +184,12 @@ def test_answer_quotes_verbatim_and_cites(qa: PolicyQA):
     assert not answer.abstained
     top = answer.citations[0]
     assert top.point == 10 and "5所小学" in top.quote
-    for c in answer.citations:
+    shown = re.findall(r"“([^”]*)”（出自", answer.answer)  # the answer's quotes, each before its source
+    assert len(shown) == len(answer.citations)
+    for c, text in zip(answer.citations, shown, strict=True):
         for piece in c.quote.split("……"):
-            assert piece in source
-        assert f"“{c.quote}”" in answer.answer
+            assert piece in source and piece in text  # the citation's sentences, in the quote the answer shows
+        assert all(piece in source for piece in text.split("……"))
     assert "（出自《天津市东丽区2020年教育工作要点》第10条「优化教育资源配置」）" in answer.answer
 
 
@@ -744,10 +746,21 @@ def test_the_quote_speaks_of_the_school_stage_asked(tmp_path):
     assert primary.doc_id == "qinglan-2021-work-points" and "不布置书面家庭作业" in primary.quote
 
 
-def test_a_quote_holding_one_of_two_asked_facts_is_a_partial_answer_not_none(qa: PolicyQA):
-    from assistant.answering import Evidence
+def test_a_quote_answering_one_of_two_questions_asked_is_a_partial_answer(qa: PolicyQA):
+    date = "于2021年4月20日至5月10日提交申请。"
+    assert qa._answers_a_part(qa.read("申请材料交到哪里？什么时候交？"), date)  # the date part is answered
+    assert not qa._answers_a_part(qa.read("申请材料交到哪里？电话多少？"), date)
+    assert not qa._answers_a_part(qa.read("学校食堂一顿饭多少钱？"), "每生每月80元。")  # one question: no part to answer alone
 
-    place = Asked(AnswerType.PLACE)
-    thin = Evidence(top_dense=0.0, quote_dense=0.0, coverage=0.0, type_ok=False)
-    assert qa._declined(thin, place)[0].value == "none"
-    assert qa._declined(replace(thin, holds_one=True), place)[0].value == "partial"  # 几号交、交到哪里: the date is there
+
+def test_a_short_unit_is_shown_whole_once_the_answer_stands(hash_embedder):
+    index = Index.build([ROOT / "tests" / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"], hash_embedder)
+    qa = PolicyQA(index, hash_embedder, settings=HASH_SETTINGS)
+    key = next(k for k, (_, u) in index.units.items() if u.section == "第十四条")
+    retrieval = qa.retriever.search(qa.read("在高速公路上校车最高时速多少？"), k=50)
+    one = qa.builder.select(retrieval, next(h for h in retrieval.ranking if h.unit_key == key), (), max_sentences=1)
+    whole = qa.builder.whole(one)
+    assert len(whole.sentences) == len(index.units[key][1].sentences) > len(one.sentences)
+    assert "20公里" in whole.quote and whole.quote.startswith("校车的最高时速")  # the rain item comes with the motorway one
+    narrow = PolicyQA(index, hash_embedder, settings=Settings(whole_chars=50)).builder.whole(one)
+    assert narrow == one  # longer than whole_chars: the best sentences stay alone
