@@ -109,10 +109,10 @@ class Asked:
         if self.kind is AnswerType.MONEY and self.unit:  # 每课时60元 is no fee per month
             per = re.compile(rf"(?:每|/)[^，,；;。\n]{{0,6}}?(?:{lexicon().aliases(self.unit)})")
             return any(rule("evidence.money").search(c) and per.search(c) for c in re.split(r"[，,；;。\n]", text))
+        if self.duration and rule("evidence.duration").search(text):
+            return True  # 多久 / 多长时间内: a length answers (5个工作日内, 不少于1学年, 有效期为3年)
         if self.day_level:
-            return bool(rule("evidence.day").search(text) or (self.duration and rule("evidence.duration").search(text)))
-        if self.kind is AnswerType.DATE and self.duration and rule("evidence.duration").search(text):
-            return True  # 多久: a length answers (不少于1学年, 有效期为3年) as a date would
+            return bool(rule("evidence.day").search(text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
 
 

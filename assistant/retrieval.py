@@ -112,6 +112,7 @@ _SPACED = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 def _spaced_asks(sentence: str) -> list[str]:
     """校车使用许可管几年 到期咋续 asks two things, typed apart by a space; 普惠园 政府补贴 一人一年多少 asks one."""
+    # The spoken 啥 / 咋 / 谁 count here only: in `interrogative` itself they moved other decisions.
     asks = [s for s in _SPACED.split(sentence.strip()) if rule("interrogative").search(s) or rule("interrogative.spoken").search(s)]
     return asks if len(asks) > 1 else [sentence]
 
