@@ -168,6 +168,8 @@ def _sniff(head: bytes, suffix: str) -> bool:
         return head.startswith(b"PK\x03\x04")
     if suffix == ".pdf":
         return head.lstrip()[:5] == b"%PDF-"
+    if suffix in (".txt", ".md") and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True  # UTF-16 with its BOM (Windows Notepad's "Unicode"): its NUL bytes are text
     if b"\x00" in head:
         return False
     if suffix in (".html", ".htm"):

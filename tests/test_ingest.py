@@ -99,6 +99,13 @@ def test_uploads_are_checked_by_size_content_and_zip_ratio(tmp_path: Path):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
     with pytest.raises(UploadError, match="not a .txt"):
         check_upload(binary)
+    wide = tmp_path / "notepad.txt"  # UTF-16 with its BOM: NUL bytes, yet text
+    wide.write_bytes("第一条 内容。".encode("utf-16"))
+    assert check_upload(wide).name == "notepad.txt"
+    nul = tmp_path / "nul.txt"
+    nul.write_bytes("第一条".encode("utf-16-le"))  # no BOM: nothing says it is text
+    with pytest.raises(UploadError, match="not a .txt"):
+        check_upload(nul)
     with pytest.raises(UploadError, match="unsupported file type '.exe'"):
         check_upload(PLAN, name="setup.exe")
     page = tmp_path / "page.htm"

@@ -123,6 +123,11 @@ def test_errors_name_the_problem(tmp_path: Path):
     gbk.write_bytes("第一条 内容。".encode("gbk"))
     doc = parse_file(gbk)  # read, with a warning saying how it was read
     assert doc.unit(1).text == "内容。" and any("GB18030" in w for w in doc.warnings)
+    for codec in ("utf-16", "utf-16-be"):  # Windows Notepad's "Unicode", with its BOM: read as it is, no warning
+        wide = tmp_path / f"{codec}.txt"
+        wide.write_bytes(("\ufeff" if codec.endswith("be") else "").encode(codec) + "第一条 内容。".encode(codec))
+        doc = parse_file(wide)
+        assert doc.unit(1).text == "内容。" and not doc.warnings
     binary = tmp_path / "binary.txt"
     binary.write_bytes(bytes(range(128, 256)) * 4)
     with pytest.raises(ParseError, match="not UTF-8"):

@@ -93,6 +93,17 @@ def test_html_boilerplate_is_gone(rendered):
         assert boilerplate not in text
 
 
+def test_a_page_without_a_title_element_keeps_its_h1_as_the_title(tmp_path: Path):
+    body = "<p>第一条 为了规范管理，制定本办法。</p><p>第二条 本办法自2031年1月1日起施行。</p>"
+    bare = tmp_path / "bare.html"  # trafilatura takes the h1 for the title and leaves it out of the text
+    bare.write_text(f"<html><body><h1>青禾区测试管理办法</h1>{body}</body></html>", encoding="utf-8")
+    doc = parse_file(bare)
+    assert doc.title == "青禾区测试管理办法" and [u.section for u in doc.units if u.kind is UnitKind.ARTICLE] == ["第一条", "第二条"]
+    titled = tmp_path / "titled.html"  # a <title> naming the site is no line of the policy
+    titled.write_text(f"<html><head><title>青禾区教育局门户网站</title></head><body><p>管理办法</p>{body}</body></html>", encoding="utf-8")
+    assert "青禾区教育局门户网站" not in [line.text for line in read(titled).lines]
+
+
 def test_docx_auto_numbering_is_written_out(rendered):
     import docx
 

@@ -58,10 +58,25 @@ def read(path: Path) -> Source:
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
     raw = Path(path).read_bytes()
     xml = trafilatura.extract(
-        raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, config=config
+        raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, with_metadata=True, config=config
     )
     if not xml:
         raise ParseError(f"{Path(path).name}: no main text found in the page; save the policy text itself as .txt or .docx")
     root = etree.fromstring(xml.encode("utf-8"))
     main = root.find("main")
-    return Source(tuple(_lines(main if main is not None else root)), {}, ())
+    lines = _lines(main if main is not None else root)
+    return Source(tuple(_title_line(raw, root.get("title") or "", lines) + lines), {}, ())
+
+
+def _title_line(raw: bytes, title: str, lines: list[Line]) -> list[Line]:
+    """The page's <h1> when trafilatura took it for the title and left it out of the text (a page without a
+    <title>): the structure parser reads a document's title from its first lines. A <title> naming the site is
+    no <h1> of the page, so it never becomes a line."""
+    from trafilatura.utils import load_html  # decodes the page as trafilatura did
+
+    title = clean(title)
+    if not title or any(line.text == title for line in lines):
+        return []
+    tree = load_html(raw)
+    headings = {clean(h.text_content()) for h in tree.iter("h1")} if tree is not None else set()
+    return [Line(title)] if title in headings else []

@@ -1,4 +1,4 @@
-"""Plain text and Markdown: UTF-8 (BOM or not), GB18030 read with a warning, YAML front matter, pipe tables
+"""Plain text and Markdown: UTF-8 (BOM or not), UTF-16 with a BOM, GB18030 read with a warning, YAML front matter, pipe tables
 and tables typed as aligned columns (cells apart by tabs, two or more spaces, or inner pipes)."""
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ def clean(line: str) -> str:
 
 def decode(raw: bytes, name: str) -> tuple[str, tuple[str, ...]]:
     """UTF-8 first; a GB18030 (GBK) file is read too, with a warning saying so."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM: what Windows Notepad saves as "Unicode"
+        try:
+            return raw.decode("utf-16"), ()
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"{name}: starts as UTF-16 but does not decode ({exc.reason}); re-save it as UTF-8") from None
     try:
         return raw.decode("utf-8-sig"), ()
     except UnicodeDecodeError as exc:
