@@ -58,25 +58,24 @@ def read(path: Path) -> Source:
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
     raw = Path(path).read_bytes()
     xml = trafilatura.extract(
-        raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, with_metadata=True, config=config
+        raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, config=config
     )
     if not xml:
         raise ParseError(f"{Path(path).name}: no main text found in the page; save the policy text itself as .txt or .docx")
     root = etree.fromstring(xml.encode("utf-8"))
     main = root.find("main")
     lines = _lines(main if main is not None else root)
-    return Source(tuple(_title_line(raw, root.get("title") or "", lines) + lines), {}, ())
+    return Source(tuple(_title_line(raw, lines) + lines), {}, ())
 
 
-def _title_line(raw: bytes, title: str, lines: list[Line]) -> list[Line]:
-    """The page's <h1> when trafilatura took it for the title and left it out of the text (a page without a
-    <title>): the structure parser reads a document's title from its first lines. A <title> naming the site is
-    no <h1> of the page, so it never becomes a line."""
+def _title_line(raw: bytes, lines: list[Line]) -> list[Line]:
+    """The page's first <h1> when the page has no <title>: trafilatura then takes the <h1> for the title and leaves
+    it out of the text, and the structure parser reads a document's title from its first lines. With a <title>
+    (often the site's name) the <h1> stays in the text, and nothing is added."""
     from trafilatura.utils import load_html  # decodes the page as trafilatura did
 
-    title = clean(title)
-    if not title or any(line.text == title for line in lines):
-        return []
     tree = load_html(raw)
-    headings = {clean(h.text_content()) for h in tree.iter("h1")} if tree is not None else set()
-    return [Line(title)] if title in headings else []
+    if tree is None or any(clean(t.text_content()) for t in tree.iter("title")):
+        return []
+    h1 = next((text for h in tree.iter("h1") if (text := clean(h.text_content()))), "")
+    return [Line(h1)] if h1 and all(line.text != h1 for line in lines) else []
