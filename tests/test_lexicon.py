@@ -58,6 +58,9 @@ def test_rules_written_for_single_questions_are_gone():
 def test_colloquial_expansions():
     assert lexicon().expansions("孩子被欺负了，补课班乱收费") == ("校外培训机构", "校园欺凌", "收费公示")
     assert lexicon().expansions("2020年计划建设几所小学") == ()
+    # jieba cuts 建 alone, which no unit holds: 建几所 reaches the text's 建设 only through the row
+    assert lexicon().expansions("东丽今年建几所学校") == ("建设", "配套设施")
+    assert lexicon().expansions("东丽今年招多少老师") == ("招聘", "教师")  # 招…多少…老师 is no 招老师 in a row
 
 
 def test_colloquial_phrases_are_the_matched_words():
