@@ -110,7 +110,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("随班就读需要走什么流程、找谁办？", (Asked(AnswerType.PROCEDURE),)),
         ("报名人数超过计划怎么办？", ()),
         ("着力抓哪几个方面？", ()),
-        ("义务教育阶段要交学费吗？", ()),
+        ("义务教育阶段要交学费吗？", (Asked(AnswerType.FEE),)),  # whether, not how much: no sum is asked
         ("我们小区对口哪个小学？", (Asked(AnswerType.NAME),)),
         ("就怕哪天跑路了，区里管不管？", ()),  # 哪天 as "some day"
         ("我当班主任好几年了，有比赛吗？", ()),  # 好几年 is no question
@@ -143,6 +143,8 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("民办幼儿园每月保育费的最高限价是多少？", (Asked(AnswerType.MONEY, "月"), Asked(N))),  # a fee's cap is a sum
         ("伙食费标准是多少？", (Asked(AnswerType.MONEY), Asked(N))),  # any fee named X费
         ("减免资金要从保教费收入里提多少比例？", (Asked(N, "%"),)),  # a share of a fee is no sum
+        ("学校可以收补课费吗？", (Asked(AnswerType.FEE),)),  # whether it costs: a charge must be spoken of
+        ("孩子能参加吗？要交钱吗？", (Asked(AnswerType.FEE),)),
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
@@ -172,6 +174,10 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(D), "在国际劳动节期间，组织开展比赛。", True),
         (Asked(AnswerType.NAME), "实施11所幼儿园提升改造工程。", False),
         (Asked(AnswerType.NAME), "依托天津市广播电视大学东丽分校设置东丽区社区学院", True),
+        (Asked(AnswerType.FEE), "选拔优秀学生提供免费美育培训。", True),
+        (Asked(AnswerType.FEE), "持续开展校外培训机构专项治理，建立校外培训机构信用管理制度。", False),  # the topic, not its cost
+        (Asked(AnswerType.FEE), "落实义务教育生均经费基本标准。", False),  # funding is no charge
+        (Asked(AnswerType.FEE), "实施义务教育，不收学费、杂费。", True),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
