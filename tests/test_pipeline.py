@@ -145,6 +145,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("减免资金要从保教费收入里提多少比例？", (Asked(N, "%"),)),  # a share of a fee is no sum
         ("学校可以收补课费吗？", (Asked(AnswerType.FEE),)),  # whether it costs: a charge must be spoken of
         ("孩子能参加吗？要交钱吗？", (Asked(AnswerType.FEE),)),
+        ("幼儿园收不收3岁以下的孩子？", ()),  # 收 admits a child here: no charge asked
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):
