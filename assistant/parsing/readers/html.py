@@ -51,31 +51,32 @@ def read(path: Path) -> Source:
     import trafilatura
     from lxml import etree
     from trafilatura.settings import use_config
+    from trafilatura.utils import load_html
 
     config = use_config()
     # A short notice is still a whole document: below this size trafilatura would fall back to a flat
     # whole-page text that keeps the page's boilerplate and loses the paragraph breaks.
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
-    raw = Path(path).read_bytes()
-    xml = trafilatura.extract(
-        raw, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, config=config
-    )
+    tree = load_html(Path(path).read_bytes())  # parsed once: for the lost <h1>, then by trafilatura
+    heading = _lost_title(tree) if tree is not None else ""
+    xml = None
+    if tree is not None:
+        xml = trafilatura.extract(
+            tree, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, config=config
+        )
     if not xml:
         raise ParseError(f"{Path(path).name}: no main text found in the page; save the policy text itself as .txt or .docx")
     root = etree.fromstring(xml.encode("utf-8"))
     main = root.find("main")
     lines = _lines(main if main is not None else root)
-    return Source(tuple(_title_line(raw, lines) + lines), {}, ())
+    lost = [Line(heading)] if heading and all(line.text != heading for line in lines) else []
+    return Source(tuple(lost + lines), {}, ())
 
 
-def _title_line(raw: bytes, lines: list[Line]) -> list[Line]:
+def _lost_title(tree: Any) -> str:
     """The page's first <h1> when the page has no <title>: trafilatura then takes the <h1> for the title and leaves
     it out of the text, and the structure parser reads a document's title from its first lines. With a <title>
-    (often the site's name) the <h1> stays in the text, and nothing is added."""
-    from trafilatura.utils import load_html  # decodes the page as trafilatura did
-
-    tree = load_html(raw)
-    if tree is None or any(clean(t.text_content()) for t in tree.iter("title")):
-        return []
-    h1 = next((text for h in tree.iter("h1") if (text := clean(h.text_content()))), "")
-    return [Line(h1)] if h1 and all(line.text != h1 for line in lines) else []
+    (often the site's name) the <h1> stays in the text, and nothing is added. Read before trafilatura prunes the tree."""
+    if any(clean(t.text_content()) for t in tree.iter("title")):
+        return ""
+    return next((text for h in tree.iter("h1") if (text := clean(h.text_content()))), "")
