@@ -421,13 +421,19 @@ def _prefer(rows: list[int], keep: Callable[[int], bool]) -> list[int]:
 
 
 def _join(sentences: tuple[str, ...], idx: tuple[int, ...]) -> str:
-    """Adjacent sentences run together; a gap between them is marked with ……"""
+    """Adjacent sentences run together; a gap between them is marked with ……; a line with no closing punctuation (an
+    item's heading, 校车安全) keeps its line break, or it would run into the next sentence as one word."""
     out = ""
     for n, i in enumerate(idx):
         if n and i != idx[n - 1] + 1:
             out += "……"
+        elif n and not out.endswith(_CLOSED):
+            out += "\n"
         out += sentences[i]
     return out
+
+
+_CLOSED = tuple("。！？!?；;：:，,、…”’\"'）)》】")
 
 
 def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...]) -> str:

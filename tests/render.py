@@ -19,6 +19,7 @@ from assistant.parsing.readers.text import lines_of
 NOTO = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 TEMPLATE = Path(__file__).parent / "data" / "page_template.html"
 _AUTO_NUMBERED = re.compile(r"^（([一二三四五六七八九十]{1,3})）")
+_DECIMAL = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,2})[ \u3000]+")  # 2.1 校园食品安全: Word's multilevel list %1.%2
 
 
 def document_lines(text: str) -> list[Line]:
@@ -90,6 +91,9 @@ def to_docx(text: str, out: Path) -> Path:
         elif (m := _AUTO_NUMBERED.match(line.text)) is not None:
             p = doc.add_paragraph(line.text[m.end():].lstrip())
             numbering.number(p, restart=m.group(1) == "一")
+        elif (m := _DECIMAL.match(line.text)) is not None:
+            p = doc.add_paragraph(line.text[m.end():])
+            numbering.decimal(p, level=m.group(1).count("."))
         else:
             p = doc.add_paragraph(line.text)
             if "。" in line.text:
@@ -100,7 +104,7 @@ def to_docx(text: str, out: Path) -> Path:
 
 
 class _Numbering:
-    """A Word list numbered （一）（二）… (chineseCounting), restarted wherever the text restarts it."""
+    """Word lists: （一）（二）… (chineseCounting), restarted wherever the text restarts it, and a decimal outline."""
 
     W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
@@ -115,7 +119,33 @@ class _Numbering:
         from docx.oxml import parse_xml
 
         self.part.insert(0, parse_xml(ET.tostring(abstract)))
+        levels = "".join(
+            f'<w:lvl w:ilvl="{k}"><w:start w:val="1"/><w:numFmt w:val="decimal"/>'
+            f'<w:lvlText w:val="{".".join(f"%{j + 1}" for j in range(k + 1))}"/><w:lvlJc w:val="left"/></w:lvl>'
+            for k in range(3)
+        )
+        outline = ET.fromstring(
+            f'<w:abstractNum xmlns:w="{self.W[1:-1]}" w:abstractNumId="{self.abstract_id + 1}">'
+            f'<w:multiLevelType w:val="multilevel"/>{levels}</w:abstractNum>'
+        )
+        self.part.insert(1, parse_xml(ET.tostring(outline)))
         self.num_id = 0
+        self.decimal_id = 0
+
+    def decimal(self, paragraph, *, level: int) -> None:
+        """One list numbered 1 / 1.1 / 1.1.1 for the whole document (Word restarts the deeper levels itself)."""
+        from docx.oxml import parse_xml
+
+        if not self.decimal_id:
+            self.decimal_id = 100 + len(self.part.findall(f"{self.W}num"))
+            num = ET.fromstring(
+                f'<w:num xmlns:w="{self.W[1:-1]}" w:numId="{self.decimal_id}"><w:abstractNumId w:val="{self.abstract_id + 1}"/></w:num>'
+            )
+            self.part.append(parse_xml(ET.tostring(num)))
+        ppr = paragraph._p.get_or_add_pPr()
+        ppr.append(parse_xml(ET.tostring(ET.fromstring(
+            f'<w:numPr xmlns:w="{self.W[1:-1]}"><w:ilvl w:val="{level}"/><w:numId w:val="{self.decimal_id}"/></w:numPr>'
+        ))))
 
     def number(self, paragraph, *, restart: bool) -> None:
         from docx.oxml import parse_xml
@@ -196,6 +226,16 @@ def _align(lines: list[Line], i: int) -> str:
 
 
 # -- html -------------------------------------------------------------------------------------------
+_HEADINGS = ((re.compile(r"^(?:[一二三四五六七八九十]+、|第.{1,4}章)"), "h2"), (re.compile(r"^（[一二三四五六七八九十]+）"), "h3"))
+
+
+def _html_tag(text: str) -> str:
+    """As content systems mark up a bureau's page: a short numbered heading line as <h2> / <h3>, the rest as <p>."""
+    if len(text) <= 30 and not re.search(r"[。；]", text):
+        return next((tag for pattern, tag in _HEADINGS if pattern.match(text)), "p")
+    return "p"
+
+
 def to_html(text: str, out: Path, title: str = "") -> Path:
     lines = document_lines(text)
     article = ET.Element("div", {"class": "article-content"})
@@ -213,7 +253,7 @@ def to_html(text: str, out: Path, title: str = "") -> Path:
                 for cell in lines[i].cells:
                     ET.SubElement(tr, "td").text = cell
         else:
-            ET.SubElement(article, "p").text = line.text
+            ET.SubElement(article, _html_tag(line.text)).text = line.text
         i += 1
     page = TEMPLATE.read_text(encoding="utf-8")
     body = ET.tostring(article, encoding="unicode", method="html")

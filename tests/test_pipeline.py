@@ -771,3 +771,12 @@ def test_a_short_unit_is_shown_whole_once_the_answer_stands(hash_embedder):
     assert "20公里" in whole.quote and whole.quote.startswith("校车的最高时速")  # the rain item comes with the motorway one
     narrow = PolicyQA(index, hash_embedder, settings=Settings(whole_chars=50)).builder.whole(one)
     assert narrow == one  # longer than whole_chars: the best sentences stay alone
+
+
+def test_an_items_heading_line_does_not_run_into_its_text(hash_embedder):
+    # 2.2 校车安全 / 校车驾驶人每年…: the heading has no closing punctuation, so the answer keeps its line break
+    # (校车安全校车驾驶人 would read as one phrase); punctuated sentences still run together.
+    index = Index.build([ROOT / "tests" / "data" / "layouts" / "qinghe-campus-safety-plan.txt"], hash_embedder)
+    answer = PolicyQA(index, hash_embedder, settings=HASH_SETTINGS).ask("校车驾驶人每年参加安全培训多少学时？")
+    assert answer.citations[0].section == "2.2"
+    assert "校车安全\n校车驾驶人每年参加安全培训不少于24学时" in answer.answer and "校车安全校车" not in answer.answer

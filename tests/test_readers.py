@@ -110,6 +110,10 @@ def test_docx_auto_numbering_is_written_out(rendered):
     raw = [p.text for p in docx.Document(str(rendered["qinghe-admission-plan", "docx"])).paragraphs]
     assert "小学招生对象" in raw and "（一）小学招生对象" not in raw  # the label is Word's, not text
     assert "（一）小学招生对象" in [line.text for line in read(rendered["qinghe-admission-plan", "docx"]).lines]
+    outline = [p.text for p in docx.Document(str(rendered["qinghe-campus-safety-plan", "docx"])).paragraphs]
+    assert "校园食品安全" in outline and not any(t.startswith("2.1") for t in outline)  # Word numbers 1 / 2.1 / 2.1.1 itself
+    lines = [line.text for line in read(rendered["qinghe-campus-safety-plan", "docx"]).lines]
+    assert "2.1 校园食品安全" in lines and "1 工作目标" in lines  # the tab after a bare number is kept as a space
 
 
 def test_scanned_pdf_has_no_text_layer(tmp_path: Path):
@@ -184,3 +188,36 @@ def test_a_missing_format_library_says_what_to_install(tmp_path: Path, monkeypat
     monkeypatch.setattr(builtins, "__import__", no_docx)
     with pytest.raises(ParseError, match=r"a\.docx: reading docx files needs docx; install it with: pip install 'policy-qa\[formats\]'"):
         parse_file(tmp_path / "a.docx")
+
+
+@pytest.mark.parametrize(
+    "n,fmt,label",
+    [(11, "chineseCounting", "十一"), (3, "decimalEnclosedCircle", "③"), (2, "decimalEnclosedParen", "⑵"), (12, "decimal", "12"), (2, "bullet", "")],
+)
+def test_word_numbering_formats_write_the_marks_the_parser_reads(n: int, fmt: str, label: str):
+    from assistant.parsing.markers import match_mark
+    from assistant.parsing.readers.docx import _format
+
+    assert _format(n, fmt) == label
+    if label and not label.isdigit():
+        assert match_mark(f"{label}报名时间") is not None or match_mark(f"{label}、报名时间") is not None
+
+
+def test_a_pages_heading_elements_and_ordered_lists_are_kept(tmp_path: Path):
+    # A content system's page: 一、 headings as <h2>, items as an <ol> the browser numbers. Nothing may be lost.
+    page = tmp_path / "notice.html"
+    page.write_text(
+        "<html><head><title>青禾区2032年幼儿园招生公告</title></head><body><nav><a href='/'>首页</a> &gt; 通知公告</nav>"
+        "<h1>青禾区2032年幼儿园招生公告</h1><p>为做好我区2032年公办幼儿园招生工作，现将有关事项公告如下。</p>"
+        "<h2>一、招生对象</h2><ol><li>2028年9月1日至2029年8月31日出生的适龄幼儿。</li><li>幼儿及其父母一方户籍在本区。</li></ol>"
+        "<h2>二、报名时间</h2><p>2032年5月10日至5月20日。</p><footer>版权所有：青禾区教育局</footer></body></html>",
+        encoding="utf-8",
+    )
+    doc = parse_file(page)
+    assert doc.title == "青禾区2032年幼儿园招生公告"
+    # The list's 1. 2. are numbered once in the page, so they read as its work points (1., 2.), as in a notice.
+    assert [(u.section, u.text) for u in doc.units if u.kind in (UnitKind.ITEM, UnitKind.POINT)] == [
+        ("1.", "2028年9月1日至2029年8月31日出生的适龄幼儿。"), ("2.", "幼儿及其父母一方户籍在本区。"), ("二、", "报名时间\n2032年5月10日至5月20日。"),
+    ]
+    assert doc.by_section("1.").part == "一、招生对象"
+    assert coverage(doc, read(page).lines) == 1.0 and "版权所有" not in " ".join(u.text for u in doc.units)

@@ -20,6 +20,7 @@ from .conftest import NOTICE
 LAYOUTS = Path(__file__).parent / "data" / "layouts"
 PLAN = LAYOUTS / "qinghe-admission-plan.txt"
 MEASURES = LAYOUTS / "qinghe-management-measures.txt"
+SAFETY = LAYOUTS / "qinghe-campus-safety-plan.txt"
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
@@ -29,14 +30,18 @@ def test_every_mark_rule_matches_its_example(rule):
     assert rule.example.startswith(mark.label) and mark.number >= 1
 
 
-@pytest.mark.parametrize("line", ["2020年全区教育工作总体要求是：", "1.5倍的招生计划", "附件1所列材料须在报名时提交。", "第一百条款", "一二年级"])
+@pytest.mark.parametrize(
+    "line",
+    ["2020年全区教育工作总体要求是：", "1.5倍的招生计划", "附件1所列材料须在报名时提交。", "第一百条款", "一二年级", "2.5万元专项经费",
+     "3 月 5 日召开动员会", "10 个工作日内答复", "1.5小时", "2 所学校完成改造，其余学校明年完成。"],
+)
 def test_lines_that_only_look_numbered(line):
     mark = match_mark(line)
     assert mark is None or (mark.rule.name == "tiao" and line == "第一百条款" and mark.rest == "款")
 
 
 def _all_documents(laws_dir: Path) -> list[Path]:
-    return [NOTICE, PLAN, MEASURES, *sorted(laws_dir.glob("*.txt"))]
+    return [NOTICE, PLAN, MEASURES, SAFETY, *sorted(laws_dir.glob("*.txt"))]
 
 
 def test_every_line_in_exactly_one_unit(laws_dir: Path):
@@ -63,6 +68,31 @@ def test_admission_plan_tree():
     assert not doc.numbered
     keys = [u.key for u in doc.units]
     assert len(keys) == len(set(keys))
+
+
+def test_decimal_outline_tree():
+    doc = parse_file(SAFETY)
+    # The title above its 文号 is the title, not an issuer: the issuer comes from the 落款.
+    assert (doc.title, doc.issuer, doc.doc_number, doc.date) == ("青禾区2032年校园安全工作方案", "青禾区教育局", "青教安〔2032〕3号", "2032-02-10")
+    assert [u.section for u in doc.units if u.kind is UnitKind.ITEM] == ["1.1", "1.2", "2.1.1", "2.1.2", "2.2", "2.3.1", "2.3.2", "3"]
+    assert [u.section for u in doc.tree if u.kind is UnitKind.HEADING] == ["1", "2", "2.1", "2.3"]
+    item = doc.by_section("2.1.2")
+    assert item.part == "2 重点任务 › 2.1 校园食品安全" and item.depth == 2 and "自查不少于2次" in item.text
+    assert doc.by_section("2.3.2表1第2行").text == "月份：9月，演练内容：火灾疏散演练，参加对象：全体师生。"
+    assert "1.5万元每校" in doc.by_section("3").text  # a quantity inside the text is no mark
+    assert not doc.numbered
+
+
+def test_the_variant_marks_nest_like_the_standard_ones():
+    # 一. for 一、, ㈠ for （一）, 1） for 1., ⑴ for （1）: as Word, WPS and typists write them.
+    text = "\n".join([
+        "某区2032年课后服务实施方案", "一.服务对象", "㈠小学", "1）一至三年级学生自愿参加。", "⑴家长提出申请；", "⑵学校审核。",
+        "2）四至六年级学生可参加延时服务。", "㈡初中", "初中学生参加晚自习。", "二.收费标准", "每生每月不超过120元。",
+    ])
+    doc = parse_text(text, "variants")
+    assert [u.section for u in doc.units if u.kind is UnitKind.ITEM] == ["一.㈠1）", "一.㈠1）⑴", "一.㈠1）⑵", "一.㈠2）", "一.㈡", "二."]
+    assert doc.by_section("一.㈠1）⑵").part == "一.服务对象 › ㈠小学 › 1）一至三年级学生自愿参加"
+    assert coverage(doc, read_lines(text)) == 1.0 and overlaps(doc) == []
 
 
 def test_table_rows_carry_their_header():
@@ -244,6 +274,27 @@ def test_generated_outlines_get_their_sections(outline):
     # a top-level 一、 whose text ends in 。 always has content of its own, so every line is an ITEM or a POINT
     assert [s for s, _ in got] == [s if not doc.by_section(s).number else doc.by_section(s).label for s, _ in expected]
     assert [t for _, t in got] == [t for _, t in expected]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_outline())
+def test_generated_decimal_outlines_get_their_sections(outline):
+    counters = [0, 0, 0]
+    lines, expected = ["某区某方案", "为做好工作，制定本方案。"], []
+    for depth, body in outline:
+        depth = min(depth, 2)
+        counters[depth] += 1
+        counters[depth + 1:] = [0] * (2 - depth)
+        if depth and not counters[depth - 1]:
+            counters[depth - 1] = 1  # 1.1 with no 1 above it still says where it sits
+        label = ".".join(str(n) for n in counters[: depth + 1])
+        # A top title starting with a measure (2 个…) reads as a quantity, so the generated ones start with a topic word.
+        lines.append(f"{label} 工作{body}" if depth == 0 else f"{label} {body}。")
+        expected.append(label)
+    doc = parse_text("\n".join(lines), "gen")
+    assert coverage(doc, read_lines("\n".join(lines))) == 1.0 and overlaps(doc) == []
+    got = [u.section for u in doc.tree if u.kind in (UnitKind.ITEM, UnitKind.HEADING)]
+    assert got == expected
 
 
 @settings(max_examples=40, deadline=None)

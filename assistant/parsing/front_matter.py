@@ -104,8 +104,13 @@ def _red_header(head: list[str]) -> int:
     """How many lines of red header (issuers, 某某局文件) stand above the 发文字号; 0 when there is none."""
     for i, line in enumerate(head[:8]):
         if DOC_NUMBER.search(line) and len(line) <= 40:
-            return i + 1
+            # A title right above the 文号 (某区2032年校园安全工作方案 / 青教安〔2032〕3号) is no issuer.
+            return 0 if any(_GENRE_END.search(above) for above in head[:i]) else i + 1
     return 0
+
+
+#: How the title of a policy ends: its genre (方案, 办法, …), so a line ending so is a title, not an issuer.
+_GENRE_END = re.compile(r"(?:方案|办法|通知|意见|要点|细则|规定|决定|计划|规划|条例|纲要|标准|措施|公告|通报|说明|指南)》?$")
 
 
 def read_front(head: list[str], meta: dict[str, str], tail: list[str], fallback: str) -> FrontMatter:

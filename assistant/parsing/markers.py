@@ -1,7 +1,7 @@
 """The numbering marks of Chinese official documents, as data: one row per mark.
 
 Headings (第X编/部分/章/节) have a fixed rank; a 第X条 article holds every line
-below it; 附件 starts a new top level; list marks (一、 （一） 1、 1. （1） ①) nest
+below it; 附件 starts a new top level; list marks (一、 （一） 1、 1. （1） ①, their variants 一. 1） ⑴ ㈠, and the decimal 1 / 1.1 / 1.1.1) nest
 in the order a document first uses them, so 一、/（一）/1./（1） and
 第一章/第一条/（一） both come out as trees.
 """
@@ -16,6 +16,8 @@ from .numerals import CN_NUM, chinese_to_int
 
 _CN_SMALL = "一二三四五六七八九十"
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+_PAREN_DIGITS = "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽⑾⑿⒀⒁⒂⒃⒄⒅⒆⒇"
+_PAREN_CN = "㈠㈡㈢㈣㈤㈥㈦㈧㈨㈩"
 
 
 class Role(str, Enum):
@@ -39,6 +41,7 @@ def _rule(name: str, role: Role, pattern: str, example: str, rank: int = 0) -> M
 
 
 _SP = r"[\s\u3000]*"
+_DEC_END = r"(?:[\s\u3000]+|(?=[\u4e00-\u9fff])(?![万亿千百元倍个名所人次年月日天小%％]))"
 
 #: Order matters: the first rule that matches a line wins.
 RULES: tuple[MarkRule, ...] = (
@@ -51,9 +54,23 @@ RULES: tuple[MarkRule, ...] = (
     _rule("cn_paren", Role.LIST, rf"^[（(](?P<num>[{_CN_SMALL}]{{1,3}})[）)]{_SP}(?P<rest>.*)$", "（二）报名时间"),
     _rule("ar_paren", Role.LIST, rf"^[（(](?P<num>\d{{1,2}})[）)]{_SP}(?P<rest>.*)$", "（1）户口簿"),
     _rule("ar_dun", Role.LIST, rf"^(?P<num>\d{{1,3}})、{_SP}(?P<rest>.*)$", "20、深化教育综合改革。"),
+    # Decimal outlines (1 总体目标 / 2.1 / 2.1.1), as plans and standards number them: each depth is its own mark, so
+    # they nest like any list. A decimal number followed by a measure (1.5倍, 2.5万元) is a quantity, not a mark.
+    _rule("dec3", Role.LIST, rf"^(?P<num>\d{{1,2}}\.\d{{1,2}}\.\d{{1,2}})(?![.．\d]){_DEC_END}(?P<rest>.*)$", "2.1.1 食堂“明厨亮灶”覆盖率达到100%。"),
+    _rule("dec2", Role.LIST, rf"^(?P<num>\d{{1,2}}\.\d{{1,2}})(?![.．\d]){_DEC_END}(?P<rest>.*)$", "2.1 校园食品安全"),
+    # The top of a decimal outline is a bare number, a space and a short title: a sentence never starts so.
+    _rule("dec1", Role.LIST, r"^(?P<num>\d{1,2})[\s\u3000]+(?P<rest>(?![年月日时点号个名所人次万元岁周天])[\u4e00-\u9fff][^。；;，,！？!?：:]{0,19})$", "1 总体目标"),
     _rule("ar_dot", Role.LIST, rf"^(?P<num>\d{{1,3}})[.．](?!\d){_SP}(?P<rest>.*)$", "2. 网上报名"),
     _rule("circled", Role.LIST, rf"^(?P<num>[{_CIRCLED}]){_SP}(?P<rest>.*)$", "②居住证"),
+    # Variants Word, WPS and typists produce for the same levels: 一. for 一、, 1） for （1）, ⑴ and ㈠ as one character.
+    _rule("cn_dot", Role.LIST, rf"^(?P<num>[{_CN_SMALL}]{{1,3}})[.．](?!\d){_SP}(?P<rest>.*)$", "一.指导思想"),
+    _rule("ar_half", Role.LIST, rf"^(?P<num>\d{{1,2}})[）)]{_SP}(?P<rest>.*)$", "1）填写儿童基本信息；"),
+    _rule("paren_digit", Role.LIST, rf"^(?P<num>[{_PAREN_DIGITS}]){_SP}(?P<rest>.*)$", "⑵户口簿；"),
+    _rule("paren_cn", Role.LIST, rf"^(?P<num>[{_PAREN_CN}]){_SP}(?P<rest>.*)$", "㈡报名时间"),
 )
+
+#: Decimal outline marks: 2.1.1 already says it sits in 2.1 and 2, so a citation shows it alone.
+DECIMAL_MARKS = frozenset({"dec1", "dec2", "dec3"})
 
 #: List marks whose numbers can be a document-wide work point number (the notice's 1、…30、).
 POINT_MARKS = frozenset({"ar_dun", "ar_dot"})
@@ -70,8 +87,11 @@ class Mark:
 def _number(raw: str) -> int:
     if not raw:
         return 0
-    if raw in _CIRCLED:
-        return _CIRCLED.index(raw) + 1
+    for numbered in (_CIRCLED, _PAREN_DIGITS, _PAREN_CN):
+        if raw in numbered:
+            return numbered.index(raw) + 1
+    if "." in raw:  # 2.1.1 is the first item of 2.1
+        return int(raw.rsplit(".", 1)[1])
     return chinese_to_int(raw)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .front_matter import DATE_LINE, FrontMatter, is_sentence, read_front, year_of
-from .markers import POINT_MARKS, Mark, Role, match_mark
+from .markers import DECIMAL_MARKS, POINT_MARKS, Mark, Role, match_mark
 from .model import STRUCTURAL, DocKind, Document, Line, Source, Unit, UnitKind
 from .numerals import split_sentences
 
@@ -48,7 +48,8 @@ def _heading_name(node: _Node) -> str:
     assert node.mark is not None
     if node.role is Role.HEADING:
         return re.sub(r"[\s\u3000]+", " ", f"{node.mark.label} {node.mark.rest}".strip())
-    return node.mark.label + _title(node.mark.rest)
+    sep = " " if node.mark.rule.name in DECIMAL_MARKS else ""  # 2.1 校园食品安全, as decimal outlines are written
+    return node.mark.label + sep + _title(node.mark.rest)
 
 
 class _Tree:
@@ -343,7 +344,9 @@ def _section(node: _Node, kind: UnitKind, chain: list[_Node], paragraph: int) ->
         return "落款"
     if node.mark is not None and node.mark.rule.role is Role.HEADING:
         return "".join(a.mark.label for a in chain if a.mark and a.mark.rule.role is Role.HEADING)
-    labels = [a.mark.label for a in chain if a.mark and a.mark.rule.role in (Role.LIST, Role.ATTACHMENT)]
+    marked = [a.mark for a in chain if a.mark and a.mark.rule.role in (Role.LIST, Role.ATTACHMENT)]
+    # 2.1.1, not 22.12.1.1: a decimal label already holds the decimal labels above it.
+    labels = [m.label for m, below in zip(marked, [*marked[1:], None]) if not (below and {m.rule.name, below.rule.name} <= DECIMAL_MARKS)]
     if len(labels) > 1 and chain[0].mark and chain[0].mark.rule.role is Role.ATTACHMENT:
         labels[0] += " "  # 附件1 一、（二）
     base = "".join(labels)

@@ -19,6 +19,7 @@ SUFFIXES = (".docx",)
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+_PAREN_DIGITS = "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽⑾⑿⒀⒁⒂⒃⒄⒅⒆⒇"
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
@@ -29,6 +30,8 @@ def _format(n: int, fmt: str) -> str:
         return "".join(_CN_DIGITS[int(d)] for d in str(n))
     if fmt.startswith("decimalEnclosedCircle") and 0 < n <= len(_CIRCLED):
         return _CIRCLED[n - 1]
+    if fmt == "decimalEnclosedParen" and 0 < n <= len(_PAREN_DIGITS):
+        return _PAREN_DIGITS[n - 1]
     if fmt in ("lowerLetter", "upperLetter"):
         letter = chr(ord("a") + (n - 1) % 26)
         return letter.upper() if fmt == "upperLetter" else letter
@@ -144,6 +147,8 @@ def read(path: Path) -> Source:
             paragraph = Paragraph(element, document)
             num = _num_pr(paragraph)
             label = numbering.label(*num) if num else ""
+            # Word puts a tab after the label; a bare number (2.1, 2.1.1) run into the text would read as part of it.
+            label += " " if label[-1:].isdigit() else ""
             for i, part in enumerate(paragraph.text.split("\n")):
                 lines.append(Line(clean((label if i == 0 else "") + part)))
     # Core properties (title, author) are often a template's leftovers: the text itself is trusted instead.

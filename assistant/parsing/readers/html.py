@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..markers import match_mark
 from ..model import Line, ParseError, Source
 from .text import clean
 
@@ -34,14 +35,24 @@ def _table(table: Any) -> list[Line]:
     return out
 
 
+def _list(element: Any) -> list[Line]:
+    """A list's items; an <ol>'s items with the numbers the browser shows (1. 2. …) unless they write their own."""
+    out: list[Line] = []
+    for n, item in enumerate(element.findall("item"), 1):
+        texts = _text(item)
+        if texts and element.get("rend") == "ol" and match_mark(texts[0]) is None:
+            texts[0] = f"{n}. {texts[0]}"  # the space: 1.2028年 would read as a number
+        out += [Line(t) for t in texts]
+    return out
+
+
 def _lines(main: Any) -> list[Line]:
     out: list[Line] = []
     for element in main:
         if element.tag == "table":
             out += _table(element)
         elif element.tag == "list":
-            for item in element.iter("item"):
-                out += [Line(t) for t in _text(item)]
+            out += _list(element)
         else:  # p, head, quote, code …
             out += [Line(t) for t in _text(element)]
     return out
@@ -62,7 +73,7 @@ def read(path: Path) -> Source:
     xml = None
     if tree is not None:
         xml = trafilatura.extract(
-            tree, output_format="xml", include_tables=True, include_comments=False, include_images=False, favor_recall=True, config=config
+            tree, output_format="xml", include_tables=True, include_comments=False, include_images=False, config=config
         )
     if not xml:
         raise ParseError(f"{Path(path).name}: no main text found in the page; save the policy text itself as .txt or .docx")
