@@ -159,7 +159,24 @@ class Rewriter:
         tokens = [*self._tokenizer(nouns), *self._tokenizer(" ".join(colloquial))]
         phrases = [p for p in self.noun_phrases(text) if p not in generic and len(self._tokenizer(p)) > 1]
         found = [t for t in tokens if len(t) > 1 and t not in generic and 0 < self._units_with(t) <= self._specific_units]
+        found += self._unknown_topics(text, colloquial)
         return list(dict.fromkeys(found + [p for p in phrases if 0 < self._units_with(p) <= self._specific_units]))
+
+    def _unknown_topics(self, text: str, colloquial: Sequence[str]) -> list[str]:
+        """Nouns no text holds still name a topic: 今年给老师涨工资了吗 after a question on 补习班 asks about 涨工资, and
+        glued to the last turn it would be answered from it. Not a noun that only says what is asked of the last turn's
+        topic (获奖的有多少奖金, 分别叫什么名字, 学费是多少: next to the question word), nor one holding a generic word (时间表)."""
+        generic, out, at = lexicon().generic, [], 0
+        for word, flag in self.pos_cut(text):
+            start, at = at, at + len(word)
+            if flag[:1] != "n" or len(word) < 2 or self._units_with(word) or any(word in c for c in colloquial):
+                continue
+            if any(g in word for g in generic) or rule("interrogative").search(word):
+                continue
+            if rule("follow.asked_before").search(text[:start]) or rule("follow.asked_after").match(text[at:]):
+                continue
+            out.append(word)
+        return out
 
     def _units_with(self, term: str) -> int:
         return sum(term in u for u in self._unit_texts)

@@ -10,6 +10,7 @@ from assistant.answering import AnswerType
 from assistant.index import Index
 from assistant.pipeline import PolicyQA
 from assistant.reading import Language, is_english, relative_offsets
+from assistant.retrieval import normalize_query
 
 from .conftest import HASH_SETTINGS, NOTICE, HashEmbedder
 
@@ -49,6 +50,26 @@ def test_a_question_naming_its_own_topic_starts_fresh(qa: PolicyQA):
     assert not r.used_history and r.standalone == "今年教师培训有什么安排?"
     answer = qa.ask("今年教师培训有什么安排？", ["外地户口，孩子能在东丽上小学吗？"])
     assert not answer.used_history and answer.citations[0].point == 19
+
+
+@pytest.mark.parametrize(
+    "question,last",
+    [("今年给老师涨工资了吗？", "老师能不能在外面办补习班？"), ("区里有没有给农村学校的老师发补贴？", "特殊教育的孩子有什么政策？")],
+)
+def test_a_topic_no_text_names_is_still_a_topic_of_its_own(qa: PolicyQA, question: str, last: str):
+    # 涨工资 and 补贴 are in no unit; glued to the last turn the question was answered from the last turn's point.
+    r = qa.read(question, [last])
+    assert not r.used_history and r.standalone == normalize_query(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["获奖的有多少奖金？", "具体地址在哪？", "报名网址是什么？", "学费是多少？", "在哪个场馆比啊"],
+)
+def test_a_noun_asked_about_the_last_turns_topic_still_borrows(qa: PolicyQA, question: str):
+    # 奖金, 地址, 网址 are in no unit either, but next to the question word they ask about the contest, not a new topic.
+    r = qa.read(question, ["区里的学生劳动能手比赛是怎么回事？"])
+    assert r.used_history and "劳动能手比赛" in r.standalone
 
 
 @pytest.mark.parametrize("message", ["👍", "谢谢", "好的", "🙏🙏"])
