@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .parsing import SUPPORTED_SUFFIXES, Document, ParseError, UnitKind, corpus_files, coverage
+from .parsing import SUPPORTED_SUFFIXES, Document, ParseError, UnitKind, corpus_files, coverage, unsupported
 from .parsing.corpus import load
 
 if TYPE_CHECKING:  # the index (faiss, numpy) is imported only when an index is updated
@@ -202,7 +202,7 @@ def check_upload(path: Path, *, name: str | None = None, max_bytes: int = MAX_BY
     stored = safe_name(name or path.name)
     suffix = Path(stored).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UploadError(f"{stored}: unsupported file type {suffix or '(none)'!r}; supported: {' '.join(SUPPORTED_SUFFIXES)}", Refused.TYPE)
+        raise UploadError(unsupported(stored), Refused.TYPE)
     size = path.stat().st_size
     if size > max_bytes:
         raise UploadError(f"{stored}: {size:,} bytes is over the {max_bytes:,}-byte limit", Refused.SIZE)
@@ -353,9 +353,10 @@ def _update_index(args: argparse.Namespace, paths: list[Path], load_embedder: Em
 def cmd_ingest(args: argparse.Namespace, load_embedder: EmbedderLoader | None = None) -> int:
     paths, folder = _corpus(args)
     if args.dry_run:
-        for f in args.files:
-            print(preview(f).summary())
-        return EXIT_OK
+        found = [preview(f) for f in args.files]
+        for p in found:
+            print(p.summary())
+        return EXIT_OK if any(not p.error for p in found) else EXIT_INPUT  # a script sees that nothing could be read
     results = ingest(args.files, folder)
     for r in results:
         print(f"{r.status.value}: {r.message}")

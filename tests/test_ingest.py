@@ -217,6 +217,14 @@ def test_dry_run_copies_nothing(tmp_path: Path, capsys):
     assert code == 0 and "qinghe-admission-plan" in out and not list(corpus.iterdir())
     assert io.StringIO(out).readline().startswith("qinghe-admission-plan.txt → ")
 
+    # A file no reader reads says how to convert it, and a dry run that could read nothing exits 2 for a script.
+    old = tmp_path / "plan.doc"
+    old.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))
+    code, out = _run(_cli(tmp_path), ["ingest", "--dry-run", str(old), "--corpus", str(corpus)], capsys)
+    assert code == 2 and "unsupported file type '.doc'" in out and "save it as .docx" in out
+    code, _ = _run(_cli(tmp_path), ["ingest", "--dry-run", str(old), str(PLAN), "--corpus", str(corpus)], capsys)
+    assert code == 0 and not list(corpus.iterdir())
+
 
 def test_previews_summarise_a_build(tmp_path: Path):
     from assistant.ingest import previews

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .corpus import OnError, corpus_files, parse_corpus, parse_file, parse_text
 from .model import STRUCTURAL, DocKind, Document, Line, ParseError, Source, Unit, UnitKind, UnitRef, section_covers
 from .numerals import chinese_to_int, int_to_chinese, split_sentences
-from .readers import SUPPORTED_SUFFIXES
+from .readers import SUPPORTED_SUFFIXES, unsupported
 from .structure import coverage, covered_lines, overlaps, parse_source
 
 __all__ = [
@@ -37,4 +37,5 @@ __all__ = [
     "parse_text",
     "section_covers",
     "split_sentences",
+    "unsupported",
 ]

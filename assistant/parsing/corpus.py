@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import readers
 from .model import Document, ParseError, Source
-from .readers import SUPPORTED_SUFFIXES
+from .readers import SUPPORTED_SUFFIXES, unsupported
 from .readers.text import source_of
 from .structure import parse_source
 
@@ -58,7 +58,7 @@ def corpus_files(paths: list[Path]) -> list[Path]:
                 if f.suffix.lower() in SUPPORTED_SUFFIXES:
                     files.add(f)
                 else:
-                    logger.warning("skipping %s: unsupported file type; supported: %s", f, " ".join(SUPPORTED_SUFFIXES))
+                    logger.warning("skipping %s", unsupported(str(f)))
         elif p.is_file():
             files.add(p)
         else:
