@@ -18,6 +18,7 @@ from assistant.parsing.readers.text import lines_of
 
 NOTO = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 TEMPLATE = Path(__file__).parent / "data" / "page_template.html"
+LAYOUT_TEMPLATE = Path(__file__).parent / "data" / "page_template_tables.html"  # an older site: the page laid out by tables
 _AUTO_NUMBERED = re.compile(r"^（([一二三四五六七八九十]{1,3})）")
 _DECIMAL = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,2})[ \u3000]+")  # 2.1 校园食品安全: Word's multilevel list %1.%2
 
@@ -236,7 +237,7 @@ def _html_tag(text: str) -> str:
     return "p"
 
 
-def to_html(text: str, out: Path, title: str = "") -> Path:
+def to_html(text: str, out: Path, title: str = "", template: Path = TEMPLATE) -> Path:
     lines = document_lines(text)
     article = ET.Element("div", {"class": "article-content"})
     i = 0
@@ -255,8 +256,10 @@ def to_html(text: str, out: Path, title: str = "") -> Path:
         else:
             ET.SubElement(article, _html_tag(line.text)).text = line.text
         i += 1
-    page = TEMPLATE.read_text(encoding="utf-8")
-    body = ET.tostring(article, encoding="unicode", method="html")
+    page = template.read_text(encoding="utf-8")
+    # An older site's cell holds the paragraphs themselves, with no article element around them.
+    bare = template == LAYOUT_TEMPLATE
+    body = "".join(ET.tostring(el, encoding="unicode", method="html") for el in article) if bare else ET.tostring(article, encoding="unicode", method="html")
     out.write_text(page.replace("{{title}}", title or lines[0].text).replace("{{article}}", body), encoding="utf-8")
     return out
 

@@ -104,6 +104,17 @@ def test_a_page_without_a_title_element_keeps_its_h1_as_the_title(tmp_path: Path
     assert "青禾区教育局门户网站" not in [line.text for line in read(titled).lines]
 
 
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: p.stem)
+def test_a_page_laid_out_by_tables_parses_like_the_text(tmp_path: Path, doc: Path):
+    # Older government sites put navigation, the article and the footer in table cells: the article is read by its
+    # paragraphs, its data tables stay rows, and the navigation and ICP footer are dropped.
+    page = render.to_html(doc.read_text(encoding="utf-8"), tmp_path / f"{doc.stem}.html", template=render.LAYOUT_TEMPLATE)
+    parsed = parse_file(page)
+    assert coverage(parsed, read(page).lines) == 1.0 and _units(page) == _units(doc)
+    assert parsed.title == parse_file(doc).title
+    assert not any(word in u.text for u in parsed.tree for word in ("ICP", "政务公开", "您现在的位置"))
+
+
 def test_docx_auto_numbering_is_written_out(rendered):
     import docx
 

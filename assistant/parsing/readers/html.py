@@ -70,6 +70,8 @@ def read(path: Path) -> Source:
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
     tree = load_html(Path(path).read_bytes())  # parsed once: for the lost <h1>, then by trafilatura
     heading = _lost_title(tree) if tree is not None else ""
+    if tree is not None:
+        _unwrap_layout_tables(tree)
     xml = None
     if tree is not None:
         xml = trafilatura.extract(
@@ -91,3 +93,35 @@ def _lost_title(tree: Any) -> str:
     if any(clean(t.text_content()) for t in tree.iter("title")):
         return ""
     return next((text for h in tree.iter("h1") if (text := clean(h.text_content()))), "")
+
+
+_BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"})
+_TABLE_PARTS = ("tbody", "thead", "tfoot", "tr", "td", "th")
+
+
+def _own(table: Any, tags: tuple[str, ...]) -> list[Any]:
+    """The table's own elements of ``tags``, not those of a table nested in one of its cells."""
+    return [el for el in table.iter(*tags) if next(el.iterancestors("table"), None) is table]
+
+
+def _is_layout(table: Any) -> bool:
+    """A table that lays out the page rather than holding data, as older government sites are built: every row one
+    cell, or a cell holding a table or the article itself (several paragraphs of text)."""
+    rows = _own(table, ("tr",))
+    cells = _own(table, ("td", "th"))
+    if all(len([c for c in row if c.tag in ("td", "th")]) <= 1 for row in rows):
+        return True
+    for cell in cells:
+        blocks = [el for el in cell.iterdescendants() if el.tag in _BLOCKS]
+        if any(el.tag == "table" for el in blocks) or (len(blocks) >= 3 and len(clean(cell.text_content())) > 150):
+            return True
+    return False
+
+
+def _unwrap_layout_tables(tree: Any) -> None:
+    """Layout tables become plain blocks, so trafilatura reads the article inside by its paragraphs and drops the
+    page's navigation and footer, instead of taking the whole page for one table cell. Data tables stay tables."""
+    layout = [t for t in tree.iter("table") if _is_layout(t)]
+    renamed = [el for t in layout for el in [t, *_own(t, _TABLE_PARTS)]]  # decided on the page as it was, then renamed
+    for el in renamed:
+        el.tag = "div"
