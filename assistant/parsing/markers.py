@@ -1,7 +1,8 @@
 """The numbering marks of Chinese official documents, as data: one row per mark.
 
 Headings (第X编/部分/章/节) have a fixed rank; a 第X条 article holds every line
-below it; 附件 starts a new top level; list marks (一、 （一） 1、 1. （1） ①, their variants 一. 1） ⑴ ㈠, and the decimal 1 / 1.1 / 1.1.1) nest
+below it; 附件 starts a new top level; list marks (一、 （一） 1、 1. （1） ①, their variants 一. 1） ⑴ ㈠, the decimal 1 / 1.1 / 1.1.1 and a
+web notice's 【报名时间】) nest
 in the order a document first uses them, so 一、/（一）/1./（1） and
 第一章/第一条/（一） both come out as trees.
 """
@@ -62,6 +63,8 @@ RULES: tuple[MarkRule, ...] = (
     _rule("dec1", Role.LIST, r"^(?P<num>\d{1,2})[\s\u3000]+(?P<rest>(?![年月日时点号个名所人次万元岁周天])[\u4e00-\u9fff][^。；;，,！？!?：:]{0,19})$", "1 总体目标"),
     _rule("ar_dot", Role.LIST, rf"^(?P<num>\d{{1,3}})[.．](?!\d){_SP}(?P<rest>.*)$", "2. 网上报名"),
     _rule("circled", Role.LIST, rf"^(?P<num>[{_CIRCLED}]){_SP}(?P<rest>.*)$", "②居住证"),
+    # A web or WeChat notice's unnumbered headings: a line that is only 【招生对象】. Its label is the heading itself.
+    _rule("bracket", Role.LIST, r"^(?P<num>)【[^】\s]{2,12}】(?P<rest>)$", "【报名时间】"),
     # Variants Word, WPS and typists produce for the same levels: 一. for 一、, 1） for （1）, ⑴ and ㈠ as one character.
     _rule("cn_dot", Role.LIST, rf"^(?P<num>[{_CN_SMALL}]{{1,3}})[.．](?!\d){_SP}(?P<rest>.*)$", "一.指导思想"),
     _rule("ar_half", Role.LIST, rf"^(?P<num>\d{{1,2}})[）)]{_SP}(?P<rest>.*)$", "1）填写儿童基本信息；"),
