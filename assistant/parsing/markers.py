@@ -1,9 +1,9 @@
 """The numbering marks of Chinese official documents, as data: one row per mark.
 
 Headings (第X编/部分/章/节) have a fixed rank; a 第X条 article holds every line
-below it; 附件 starts a new top level; list marks (一、 （一） 1、 1. （1） ①, their variants 一. 1） ⑴ ㈠, the decimal 1 / 1.1 / 1.1.1 and a
-web notice's 【报名时间】) nest
-in the order a document first uses them, so 一、/（一）/1./（1） and
+below it; 附件 starts a new top level; list marks (一、 （一） 1、 1. （1） ①, their
+variants 一. 1） ⑴ ㈠, the decimal 1 / 1.1 / 1.1.1 and a web notice's 【报名时间】)
+nest in the order a document first uses them, so 一、/（一）/1./（1） and
 第一章/第一条/（一） both come out as trees.
 """
 
