@@ -232,3 +232,35 @@ def test_a_pages_heading_elements_and_ordered_lists_are_kept(tmp_path: Path):
     ]
     assert doc.by_section("1.").part == "一、招生对象"
     assert coverage(doc, read(page).lines) == 1.0 and "版权所有" not in " ".join(u.text for u in doc.units)
+
+
+def test_headings_the_format_marks_but_nothing_numbers_head_their_text(tmp_path: Path):
+    # <h3>招生对象</h3> on a page, Heading 2 in Word: a heading even with no 一、 before it; the title above the first
+    # sentence stays the title, whatever its style.
+    page = tmp_path / "notice.html"
+    page.write_text(
+        "<html><head><title>青禾区2032年公办幼儿园招生公告</title></head><body><article><h1>青禾区2032年公办幼儿园招生公告</h1>"
+        "<p>为做好我区2032年公办幼儿园招生工作，现将有关事项公告如下。</p><h3>招生对象</h3><p>本区户籍适龄幼儿。</p>"
+        "<h3>报名材料</h3><p>1. 户口簿；</p><p>2. 房产证明。</p><h3>咨询电话</h3><p>022-58610000。</p></article></body></html>",
+        encoding="utf-8",
+    )
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph("青禾区2032年公办幼儿园招生公告", style="Heading 1")
+    word.add_paragraph("为做好我区2032年公办幼儿园招生工作，现将有关事项公告如下。")
+    word.add_heading("招生对象", level=2)
+    word.add_paragraph("本区户籍适龄幼儿。")
+    word.add_heading("报名材料", level=2)
+    word.add_paragraph("1. 户口簿；")
+    word.add_paragraph("2. 房产证明。")
+    word.add_heading("咨询电话", level=2)
+    word.add_paragraph("022-58610000。")
+    word.save(str(tmp_path / "notice.docx"))
+    for path in (page, tmp_path / "notice.docx"):
+        doc = parse_file(path)
+        assert doc.title == "青禾区2032年公办幼儿园招生公告", path.name
+        cited = [(u.section, u.text) for u in doc.units if u.kind in (UnitKind.ITEM, UnitKind.POINT)]
+        assert cited == [("招生对象", "本区户籍适龄幼儿。"), ("1.", "户口簿；"), ("2.", "房产证明。"), ("咨询电话", "022-58610000。")], path.name
+        assert doc.by_section("2.").part == "报名材料" and doc.path(doc.by_section("招生对象")).endswith("招生对象 本区户籍适龄幼儿")
+        assert coverage(doc, read(path).lines) == 1.0

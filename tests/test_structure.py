@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.chunking import Level, chunk_document, unit_key, unit_path
-from assistant.parsing import DocKind, Document, UnitKind, UnitRef, coverage, int_to_chinese, overlaps, parse_file, parse_text
+from assistant.parsing import DocKind, Document, UnitKind, UnitRef, coverage, int_to_chinese, overlaps, parse_file, parse_source, parse_text
 from assistant.parsing.front_matter import iso_date
 from assistant.parsing.markers import RULES, match_mark
 from assistant.parsing.readers import read
@@ -380,6 +380,18 @@ def test_any_lines_are_covered_exactly_once(pieces):
     keys = [u.key for u in doc.tree]
     assert len(keys) == len(set(keys))
     assert Document.from_json(json.loads(json.dumps(doc.to_json()))) == doc
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_PIECES, st.integers(0, 3)), max_size=30))
+def test_lines_a_format_marks_as_headings_are_covered_exactly_once(pieces):
+    # Any line may come flagged a heading (<h2>, Word's Heading 2), numbered or not, before or after the first sentence.
+    from assistant.parsing.model import Line, Source
+
+    lines = tuple(Line(text.strip(), heading=level) for text, level in pieces)
+    doc = parse_source(Source(lines), "styled")
+    assert coverage(doc, lines) == 1.0 and overlaps(doc) == []
+    assert len({u.key for u in doc.tree}) == len(doc.tree)
 
 
 # Digests of every unit's (kind, number, label, title, part, text, sentences, section) and of the chunk ids,

@@ -72,6 +72,16 @@ RULES: tuple[MarkRule, ...] = (
     _rule("paren_cn", Role.LIST, rf"^(?P<num>[{_PAREN_CN}]){_SP}(?P<rest>.*)$", "㈡报名时间"),
 )
 
+#: Headings the format marks but the text does not number (<h3>报名条件</h3>, Word's Heading 2): one mark per level,
+#: labelled by the heading itself, so they nest like any list.
+STYLED = {level: MarkRule(f"styled{level}", Role.LIST, re.compile(r"^(?P<num>)(?P<rest>)$")) for level in range(1, 7)}
+
+
+def styled_mark(text: str, level: int) -> Mark:
+    """The mark of an unnumbered heading line: its label is its text (a citation reads 报名条件)."""
+    return Mark(STYLED[min(max(level, 1), 6)], 0, text, "")
+
+
 #: Decimal outline marks: 2.1.1 already says it sits in 2.1 and 2, so a citation shows it alone.
 DECIMAL_MARKS = frozenset({"dec1", "dec2", "dec3"})
 

@@ -55,6 +55,7 @@ class Line:
     text: str
     cells: tuple[str, ...] = ()
     header: tuple[str, ...] = ()  # () for plain text and for the header row itself
+    heading: int = 0  # the format marks the line a heading of this level (<h2>, Word's Heading 2), numbered or not
 
     @property
     def is_table(self) -> bool:
@@ -148,7 +149,9 @@ class Document:
     def path(self, unit: Unit) -> str:
         """The citation path: 《title》 part › where, e.g. 《…工作要点》五、… › 20、深化教育综合改革."""
         if unit.kind in (UnitKind.POINT, UnitKind.ITEM, UnitKind.HEADING):
-            where = f"{unit.label}{unit.title}" if unit.title != unit.label else unit.label
+            # 报名条件 本区户籍… and 2.1.1 学校食堂…: a label ending in a word or a digit is set apart from its title.
+            sep = " " if re.match(r"[\u4e00-\u9fff\d]", unit.label[-1:]) else ""
+            where = f"{unit.label}{sep}{unit.title}" if unit.title != unit.label else unit.label
         elif unit.kind is UnitKind.ARTICLE:
             where = unit.label
         elif unit.kind in (UnitKind.TABLE_ROW, UnitKind.PARAGRAPH):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .front_matter import DATE_LINE, FrontMatter, is_sentence, read_front, year_of
-from .markers import DECIMAL_MARKS, POINT_MARKS, Mark, Role, match_mark
+from .markers import DECIMAL_MARKS, POINT_MARKS, STYLED, Mark, Role, match_mark, styled_mark
 from .model import STRUCTURAL, DocKind, Document, Line, Source, Unit, UnitKind
 from .numerals import split_sentences
 
@@ -184,14 +184,28 @@ def _attachment_lists(lines: Sequence[Line]) -> set[int]:
     return out
 
 
-def _first_mark(lines: Sequence[Line], skip: set[int]) -> int | None:
+def _first_mark(lines: Sequence[Line], skip: set[int], styled: dict[int, Mark]) -> int | None:
     for i, line in enumerate(lines):
+        if i in styled:
+            return i
         if line.text and i not in skip and not line.is_table and (mark := match_mark(line.text)) and mark.rule.role is not Role.ATTACHMENT:
             return i
     return None
 
 
-def _grow(lines: Sequence[Line], start: int, skip: set[int]) -> _Tree:
+def _styled(lines: Sequence[Line]) -> dict[int, Mark]:
+    """Unnumbered heading lines the format marks (<h3>报名条件</h3>), after the body has begun: a heading above the
+    first sentence is the document's title, whatever its style."""
+    out: dict[int, Mark] = {}
+    begun = False
+    for i, line in enumerate(lines):
+        if line.heading and begun and not line.is_table and not is_sentence(line.text) and match_mark(line.text) is None:
+            out[i] = styled_mark(line.text, line.heading)
+        begun = begun or (is_sentence(line.text) and not line.is_table)
+    return out
+
+
+def _grow(lines: Sequence[Line], start: int, skip: set[int], styled: dict[int, Mark]) -> _Tree:
     tree = _Tree()
     signoffs = _signoff_lines(lines, start)
     caption = ""
@@ -206,7 +220,7 @@ def _grow(lines: Sequence[Line], start: int, skip: set[int]) -> _Tree:
         tree.flush_table()
         if i in signoffs:
             tree.signoff(i, line.text)
-        elif i not in skip and (mark := match_mark(line.text)) is not None and not _held_by_article(tree, mark):
+        elif i not in skip and (mark := styled.get(i) or match_mark(line.text)) is not None and not _held_by_article(tree, mark):
             tree.open_mark(i, mark)
         else:
             tree.continue_line(i, line.text)
@@ -223,7 +237,8 @@ def parse_source(source: Source, doc_id: str, source_name: str = "") -> Document
     """The one structure parser: front lines, numbering tree, tables and 落款 → a Document."""
     lines, meta = source.lines, source.meta
     skip = _attachment_lists(lines)
-    first_mark = _first_mark(lines, skip)
+    styled = _styled(lines)
+    first_mark = _first_mark(lines, skip, styled)
     first_table = next((i for i, line in enumerate(lines) if line.is_table), len(lines))
     start = min(first_mark if first_mark is not None else len(lines), first_table)
     head_idx = [i for i in range(start) if lines[i].text]
@@ -241,7 +256,7 @@ def parse_source(source: Source, doc_id: str, source_name: str = "") -> Document
     else:
         preamble = head_idx[header_end:]
     units = _front_units(lines, head_idx[:header_end], preamble, front)
-    body, parts = _units(_grow(lines, start, skip))
+    body, parts = _units(_grow(lines, start, skip, styled))
     units += body
     year = int(meta["year"]) if meta.get("year", "").isdigit() else year_of(front.title, meta.get("date", ""), front.date)
     kind = DocKind.LAW if any(u.kind is UnitKind.ARTICLE for u in units) else DocKind.NOTICE
@@ -346,10 +361,10 @@ def _section(node: _Node, kind: UnitKind, chain: list[_Node], paragraph: int) ->
         return "".join(a.mark.label for a in chain if a.mark and a.mark.rule.role is Role.HEADING)
     marked = [a.mark for a in chain if a.mark and a.mark.rule.role in (Role.LIST, Role.ATTACHMENT)]
     # 2.1.1, not 22.12.1.1: a decimal label already holds the decimal labels above it.
-    labels = [m.label for m, below in zip(marked, [*marked[1:], None]) if not (below and {m.rule.name, below.rule.name} <= DECIMAL_MARKS)]
-    if len(labels) > 1 and chain[0].mark and chain[0].mark.rule.role is Role.ATTACHMENT:
-        labels[0] += " "  # 附件1 一、（二）
-    base = "".join(labels)
+    shown = [m for m, below in zip(marked, [*marked[1:], None]) if not (below and {m.rule.name, below.rule.name} <= DECIMAL_MARKS)]
+    # 附件1 一、（二） and 报名条件 1.: a label of words is set apart from the one below it.
+    apart = [m.rule.role is Role.ATTACHMENT or m.rule in STYLED.values() for m in shown]
+    base = "".join(m.label + (" " if gap and k < len(shown) - 1 else "") for k, (m, gap) in enumerate(zip(shown, apart)))
     if node.kind == "paragraph":
         return f"{base}第{paragraph}段"
     if node.kind == "row":

@@ -7,6 +7,7 @@ so the structure parser sees the same lines as in the text version.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,13 @@ def _table_lines(table: Any) -> list[Line]:
     return out
 
 
+def _heading_level(paragraph: Any) -> int:
+    """2 for a paragraph styled Heading 2 (标题 2 in a Chinese Word), else 0."""
+    style = paragraph.style
+    m = re.fullmatch(r"(?:heading|标题)\s*([1-6])", (style.name or "").strip(), re.IGNORECASE) if style is not None else None
+    return int(m.group(1)) if m else 0
+
+
 def read(path: Path) -> Source:
     import docx
     from docx.table import Table
@@ -149,7 +157,8 @@ def read(path: Path) -> Source:
             label = numbering.label(*num) if num else ""
             # Word puts a tab after the label; a bare number (2.1, 2.1.1) run into the text would read as part of it.
             label += " " if label[-1:].isdigit() else ""
+            heading = _heading_level(paragraph)
             for i, part in enumerate(paragraph.text.split("\n")):
-                lines.append(Line(clean((label if i == 0 else "") + part)))
+                lines.append(Line(clean((label if i == 0 else "") + part), heading=heading))
     # Core properties (title, author) are often a template's leftovers: the text itself is trusted instead.
     return Source(tuple(lines), {}, ())

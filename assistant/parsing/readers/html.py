@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,10 @@ def _lines(main: Any) -> list[Line]:
             out += _table(element)
         elif element.tag == "list":
             out += _list(element)
-        else:  # p, head, quote, code …
+        elif element.tag == "head":  # <h2>报名条件</h2>: a heading even when nothing numbers it
+            level = int(rend[1]) if (rend := element.get("rend", "")) and re.fullmatch(r"h[1-6]", rend) else 2
+            out += [Line(t, heading=level) for t in _text(element)]
+        else:  # p, quote, code …
             out += [Line(t) for t in _text(element)]
     return out
 
