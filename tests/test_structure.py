@@ -74,12 +74,13 @@ def test_decimal_outline_tree():
     doc = parse_file(SAFETY)
     # The title above its 文号 is the title, not an issuer: the issuer comes from the 落款.
     assert (doc.title, doc.issuer, doc.doc_number, doc.date) == ("青禾区2032年校园安全工作方案", "青禾区教育局", "青教安〔2032〕3号", "2032-02-10")
-    assert [u.section for u in doc.units if u.kind is UnitKind.ITEM] == ["1.1", "1.2", "2.1.1", "2.1.2", "2.2", "2.3.1", "2.3.2", "3"]
+    assert [u.section for u in doc.units if u.kind is UnitKind.ITEM] == ["1.1", "1.2", "2.1.1", "2.1.2", "2.2", "2.3.1", "2.3.2", "3", "4"]
     assert [u.section for u in doc.tree if u.kind is UnitKind.HEADING] == ["1", "2", "2.1", "2.3"]
     item = doc.by_section("2.1.2")
     assert item.part == "2 重点任务 › 2.1 校园食品安全" and item.depth == 2 and "自查不少于2次" in item.text
     assert doc.by_section("2.3.2表1第2行").text == "月份：9月，演练内容：火灾疏散演练，参加对象：全体师生。"
     assert "1.5万元每校" in doc.by_section("3").text  # a quantity inside the text is no mark
+    assert doc.by_section("4").text == "联系方式\n联系电话：022-58610001。\n责任科室：区教育局安全科。"  # names and values, no header
     assert not doc.numbered
 
 
@@ -107,6 +108,21 @@ def test_a_web_notices_bracketed_headings_head_their_paragraphs():
     assert (doc.title, doc.issuer, doc.date) == ("青禾区2032年公办幼儿园招生公告", "青禾区教育局", "2032-04-20")
     assert coverage(doc, read_lines(text)) == 1.0 and overlaps(doc) == []
     assert match_mark("【政策解读】青禾区招生问答") is None  # a tag before a title is no heading
+
+
+def test_a_table_of_names_and_values_reads_row_by_row():
+    # 报名时间 | 2032年5月10日…: the first row is no header, so each row reads 报名时间：…, not 报名时间：报名地点，…
+    text = "\n".join([
+        "某区2032年幼儿园招生简章", "为做好招生工作，现将招生信息公布如下。", "一、招生信息",
+        "| 报名时间 | 2032年5月10日至5月20日 |", "| 报名地点 | 青禾区第一幼儿园 |", "| 招生人数 | 120人 |",
+        "二、收费", "| 项目 | 标准 |", "| 保教费 | 每生每月800元 |", "| 伙食费 | 每生每天15元 |",
+        "三、学校概况", "| 学校名称 | 青禾区第一幼儿园 | 建园时间 | 2001年 |", "| 班级数 | 12个 | 教职工 | 40人 |",
+    ])
+    doc = parse_text(text, "kv")
+    assert doc.by_section("一、").text == "招生信息\n报名时间：2032年5月10日至5月20日。\n报名地点：青禾区第一幼儿园。\n招生人数：120人。"
+    assert doc.by_section("二、表1第1行").text == "项目：保教费，标准：每生每月800元。"  # a header row stays a header
+    assert doc.by_section("三、").text.endswith("学校名称：青禾区第一幼儿园，建园时间：2001年。\n班级数：12个，教职工：40人。")
+    assert coverage(doc, read_lines(text)) == 1.0 and overlaps(doc) == []
 
 
 def test_table_rows_carry_their_header():

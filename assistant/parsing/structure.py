@@ -228,6 +228,40 @@ def _grow(lines: Sequence[Line], start: int, skip: set[int], styled: dict[int, M
     return tree
 
 
+_LABEL = re.compile(r"^[^\d，。；、：:（）()]{1,10}$")
+
+
+def _key_value_tables(lines: Sequence[Line]) -> tuple[Line, ...]:
+    """A table of names and values (报名时间 | 5月10日 / 报名地点 | 青禾一小) has no header row: each row reads as
+    报名时间：5月10日, not as 报名时间：报名地点，5月10日：青禾一小. One line per row, so line numbers stay."""
+    out = list(lines)
+    i = 0
+    while i < len(out):
+        if not out[i].is_table or out[i].header:
+            i += 1
+            continue
+        end = i + 1
+        while end < len(out) and out[end].is_table and out[end].header == out[i].cells:
+            end += 1
+        rows = [out[k].cells for k in range(i, end)]
+        if _is_key_value(rows):
+            for k, row in enumerate(rows, i):
+                out[k] = Line("，".join(f"{row[c]}：{row[c + 1]}" for c in range(0, len(row), 2) if row[c] or row[c + 1]) + "。")
+        i = end
+    return tuple(out)
+
+
+def _is_key_value(rows: list[tuple[str, ...]]) -> bool:
+    """Names in the odd columns of every row, and a value (a figure, a date, a sentence) beside a name of the first row:
+    what a header row never holds (项目 | 标准 is a header; 报名时间 | 2032年5月10日 is not). A first row of names only
+    (学校名称 | 青禾一小) cannot be told from a header, and stays one."""
+    width = len(rows[0])
+    if len(rows) < 2 or width not in (2, 4) or any(len(r) != width for r in rows):
+        return False
+    names = all(_LABEL.match(r[c]) for r in rows for c in range(0, width, 2))
+    return names and any(not _LABEL.match(rows[0][c]) for c in range(1, width, 2))
+
+
 def _held_by_article(tree: _Tree, mark: Mark) -> bool:
     """Inside 第X条 a list mark (（一）, 1.) is part of the article's text."""
     return bool(tree.stack) and tree.stack[-1].role is Role.ARTICLE and mark.rule.role is Role.LIST
@@ -235,7 +269,7 @@ def _held_by_article(tree: _Tree, mark: Mark) -> bool:
 
 def parse_source(source: Source, doc_id: str, source_name: str = "") -> Document:
     """The one structure parser: front lines, numbering tree, tables and 落款 → a Document."""
-    lines, meta = source.lines, source.meta
+    lines, meta = _key_value_tables(source.lines), source.meta
     skip = _attachment_lists(lines)
     styled = _styled(lines)
     first_mark = _first_mark(lines, skip, styled)
