@@ -117,11 +117,13 @@ def test_a_table_of_names_and_values_reads_row_by_row():
         "| 报名时间 | 2032年5月10日至5月20日 |", "| 报名地点 | 青禾区第一幼儿园 |", "| 招生人数 | 120人 |",
         "二、收费", "| 项目 | 标准 |", "| 保教费 | 每生每月800元 |", "| 伙食费 | 每生每天15元 |",
         "三、学校概况", "| 学校名称 | 青禾区第一幼儿园 | 建园时间 | 2001年 |", "| 班级数 | 12个 | 教职工 | 40人 |",
+        "附件", "| 幼儿姓名 |  | 性别 |  |", "| 家长电话 |  | 住址 |  |",
     ])
     doc = parse_text(text, "kv")
     assert doc.by_section("一、").text == "招生信息\n报名时间：2032年5月10日至5月20日。\n报名地点：青禾区第一幼儿园。\n招生人数：120人。"
     assert doc.by_section("二、表1第1行").text == "项目：保教费，标准：每生每月800元。"  # a header row stays a header
     assert doc.by_section("三、").text.endswith("学校名称：青禾区第一幼儿园，建园时间：2001年。\n班级数：12个，教职工：40人。")
+    assert doc.by_section("附件").text.endswith("幼儿姓名，性别。\n家长电话，住址。")  # a blank form keeps its names
     assert coverage(doc, read_lines(text)) == 1.0 and overlaps(doc) == []
 
 

@@ -246,7 +246,9 @@ def _key_value_tables(lines: Sequence[Line]) -> tuple[Line, ...]:
         rows = [out[k].cells for k in range(i, end)]
         if _is_key_value(rows):
             for k, row in enumerate(rows, i):
-                out[k] = Line("，".join(f"{row[c]}：{row[c + 1]}" for c in range(0, len(row), 2) if row[c] or row[c + 1]) + "。")
+                # A blank form (姓名 | 　| 性别 | 　) keeps its names alone.
+                pairs = (f"{row[c]}：{row[c + 1]}" if row[c + 1] else row[c] for c in range(0, len(row), 2))
+                out[k] = Line("，".join(p for p in pairs if p) + "。")
         i = end
     return tuple(out)
 
