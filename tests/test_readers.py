@@ -226,11 +226,10 @@ def test_a_pages_heading_elements_and_ordered_lists_are_kept(tmp_path: Path):
     )
     doc = parse_file(page)
     assert doc.title == "青禾区2032年幼儿园招生公告"
-    # The list's 1. 2. are numbered once in the page, so they read as its work points (1., 2.), as in a notice.
-    assert [(u.section, u.text) for u in doc.units if u.kind in (UnitKind.ITEM, UnitKind.POINT)] == [
-        ("1.", "2028年9月1日至2029年8月31日出生的适龄幼儿。"), ("2.", "幼儿及其父母一方户籍在本区。"), ("二、", "报名时间\n2032年5月10日至5月20日。"),
+    assert [(u.section, u.text) for u in doc.units if u.kind is UnitKind.ITEM] == [
+        ("一、1.", "2028年9月1日至2029年8月31日出生的适龄幼儿。"), ("一、2.", "幼儿及其父母一方户籍在本区。"), ("二、", "报名时间\n2032年5月10日至5月20日。"),
     ]
-    assert doc.by_section("1.").part == "一、招生对象"
+    assert doc.by_section("一、1.").part == "一、招生对象"
     assert coverage(doc, read(page).lines) == 1.0 and "版权所有" not in " ".join(u.text for u in doc.units)
 
 
@@ -260,7 +259,7 @@ def test_headings_the_format_marks_but_nothing_numbers_head_their_text(tmp_path:
     for path in (page, tmp_path / "notice.docx"):
         doc = parse_file(path)
         assert doc.title == "青禾区2032年公办幼儿园招生公告", path.name
-        cited = [(u.section, u.text) for u in doc.units if u.kind in (UnitKind.ITEM, UnitKind.POINT)]
-        assert cited == [("招生对象", "本区户籍适龄幼儿。"), ("1.", "户口簿；"), ("2.", "房产证明。"), ("咨询电话", "022-58610000。")], path.name
-        assert doc.by_section("2.").part == "报名材料" and doc.path(doc.by_section("招生对象")).endswith("招生对象 本区户籍适龄幼儿")
+        cited = [(u.section, u.text) for u in doc.units if u.kind is UnitKind.ITEM]
+        assert cited == [("招生对象", "本区户籍适龄幼儿。"), ("报名材料 1.", "户口簿；"), ("报名材料 2.", "房产证明。"), ("咨询电话", "022-58610000。")], path.name
+        assert doc.by_section("报名材料 2.").part == "报名材料" and doc.path(doc.by_section("招生对象")).endswith("招生对象 本区户籍适龄幼儿")
         assert coverage(doc, read(path).lines) == 1.0

@@ -102,9 +102,8 @@ def test_a_web_notices_bracketed_headings_head_their_paragraphs():
         "1.户口簿；", "2.房产证明。", "【咨询电话】", "022-58610000", "青禾区教育局", "2032年4月20日",
     ])
     doc = parse_text(text, "bracket")
-    # 1. and 2. are numbered once in the notice, so they cite as its points (1., 2.), under their heading.
-    assert [u.section for u in doc.units if u.kind in (UnitKind.ITEM, UnitKind.POINT)] == ["【招生对象】", "1.", "2.", "【咨询电话】"]
-    assert doc.by_section("【咨询电话】").text == "022-58610000" and doc.by_section("2.").part == "【报名材料】"
+    assert [u.section for u in doc.units if u.kind is UnitKind.ITEM] == ["【招生对象】", "【报名材料】1.", "【报名材料】2.", "【咨询电话】"]
+    assert doc.by_section("【咨询电话】").text == "022-58610000" and doc.by_section("【报名材料】2.").part == "【报名材料】"
     assert (doc.title, doc.issuer, doc.date) == ("青禾区2032年公办幼儿园招生公告", "青禾区教育局", "2032-04-20")
     assert coverage(doc, read_lines(text)) == 1.0 and overlaps(doc) == []
     assert match_mark("【政策解读】青禾区招生问答") is None  # a tag before a title is no heading
@@ -125,6 +124,15 @@ def test_a_table_of_names_and_values_reads_row_by_row():
     assert doc.by_section("三、").text.endswith("学校名称：青禾区第一幼儿园，建园时间：2001年。\n班级数：12个，教职工：40人。")
     assert doc.by_section("附件").text.endswith("幼儿姓名，性别。\n家长电话，住址。")  # a blank form keeps its names
     assert coverage(doc, read_lines(text)) == 1.0 and overlaps(doc) == []
+
+
+def test_a_list_under_one_heading_is_its_items_not_work_points():
+    # 1. 2. numbered once but only under 一、: cited 一、1., not as work point 第1条 (the notice's 1、…30、 run on across parts).
+    text = "某区2032年小学招生通知\n为做好招生工作，现通知如下。\n一、招生对象\n1. 本区户籍儿童。\n2. 随迁子女。\n二、报名时间\n6月1日至6月7日。"
+    doc = parse_text(text, "one-list")
+    assert [(u.kind, u.section) for u in doc.units if u.section.startswith("一、")] == [(UnitKind.ITEM, "一、1."), (UnitKind.ITEM, "一、2.")]
+    assert not doc.numbered
+    assert len(parse_file(NOTICE).numbered) == 30
 
 
 def test_table_rows_carry_their_header():
