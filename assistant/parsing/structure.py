@@ -356,14 +356,15 @@ def _ancestors(node: _Node) -> list[_Node]:
 
 
 def _point_marks(nodes: list[_Node]) -> set[str]:
-    """Arabic marks numbered once each across the document, at the top or right under the parts, the numbering running
-    on from one part to the next: work points. 1. 2. under a single 一、 are that heading's list, not points 1 and 2."""
+    """Arabic marks numbered once each across the document, at the top or right under the parts: work points. A plan's
+    1. 2. under a single 一、 are that heading's list, not points 1 and 2: 1. numbers points only where the numbering runs
+    on from one part to the next (a notice's 1、 numbers them under one part too)."""
     out: set[str] = set()
     for name in POINT_MARKS:
         marked = [n for n in nodes if n.mark and n.mark.rule.name == name]
         numbers = [n.mark.number for n in marked if n.mark]
         shallow = all(len(_ancestors(n)) <= 1 for n in marked)
-        runs_on = all(n.parent is None for n in marked) or len({id(n.parent) for n in marked}) > 1
+        runs_on = name != "ar_dot" or all(n.parent is None for n in marked) or len({id(n.parent) for n in marked}) > 1
         if numbers and len(set(numbers)) == len(numbers) and shallow and runs_on:
             out.add(name)
     return out
