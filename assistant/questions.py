@@ -153,21 +153,22 @@ class Rewriter:
         generic = lexicon().generic
         # Terms harvested from the text (“鲁班工坊”) are topics whatever jieba's tag for them.
         terms = set(self._tokenizer.terms)
-        nouns = " ".join(w for w, f in self.pos_cut(text) if f[:1] in _TOPIC_POS or f == _VERBAL_NOUN or w in terms)
+        cut = self.pos_cut(text)
+        nouns = " ".join(w for w, f in cut if f[:1] in _TOPIC_POS or f == _VERBAL_NOUN or w in terms)
         # A colloquial word counts by its policy term (补课 → 校外培训机构), unless it only says what is asked (名额).
         colloquial = [t for e in lexicon().colloquial if (m := e.pattern.search(text)) and m.group(0) not in generic for t in e.terms]
         tokens = [*self._tokenizer(nouns), *self._tokenizer(" ".join(colloquial))]
         phrases = [p for p in self.noun_phrases(text) if p not in generic and len(self._tokenizer(p)) > 1]
         found = [t for t in tokens if len(t) > 1 and t not in generic and 0 < self._units_with(t) <= self._specific_units]
-        found += self._unknown_topics(text, colloquial)
+        found += self._unknown_topics(text, cut, colloquial)
         return list(dict.fromkeys(found + [p for p in phrases if 0 < self._units_with(p) <= self._specific_units]))
 
-    def _unknown_topics(self, text: str, colloquial: Sequence[str]) -> list[str]:
+    def _unknown_topics(self, text: str, cut: Sequence[tuple[str, str]], colloquial: Sequence[str]) -> list[str]:
         """Nouns no text holds still name a topic: 今年给老师涨工资了吗 after a question on 补习班 asks about 涨工资, and
         glued to the last turn it would be answered from it. Not a noun that only says what is asked of the last turn's
         topic (获奖的有多少奖金, 分别叫什么名字, 学费是多少: next to the question word), nor one holding a generic word (时间表)."""
         generic, out, at = lexicon().generic, [], 0
-        for word, flag in self.pos_cut(text):
+        for word, flag in cut:
             start, at = at, at + len(word)
             if flag[:1] != "n" or len(word) < 2 or self._units_with(word) or any(word in c for c in colloquial):
                 continue

@@ -16,8 +16,8 @@ from enum import Enum
 from .numerals import CN_NUM, chinese_to_int
 
 _CN_SMALL = "一二三四五六七八九十"
-_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
-_PAREN_DIGITS = "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽⑾⑿⒀⒁⒂⒃⒄⒅⒆⒇"
+CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+PAREN_DIGITS = "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽⑾⑿⒀⒁⒂⒃⒄⒅⒆⒇"
 _PAREN_CN = "㈠㈡㈢㈣㈤㈥㈦㈧㈨㈩"
 
 
@@ -62,13 +62,13 @@ RULES: tuple[MarkRule, ...] = (
     # The top of a decimal outline is a bare number, a space and a short title: a sentence never starts so.
     _rule("dec1", Role.LIST, r"^(?P<num>\d{1,2})[\s\u3000]+(?P<rest>(?![年月日时点号个名所人次万元岁周天])[\u4e00-\u9fff][^。；;，,！？!?：:]{0,19})$", "1 总体目标"),
     _rule("ar_dot", Role.LIST, rf"^(?P<num>\d{{1,3}})[.．](?!\d){_SP}(?P<rest>.*)$", "2. 网上报名"),
-    _rule("circled", Role.LIST, rf"^(?P<num>[{_CIRCLED}]){_SP}(?P<rest>.*)$", "②居住证"),
+    _rule("circled", Role.LIST, rf"^(?P<num>[{CIRCLED}]){_SP}(?P<rest>.*)$", "②居住证"),
     # A web or WeChat notice's unnumbered headings: a line that is only 【招生对象】. Its label is the heading itself.
     _rule("bracket", Role.LIST, r"^(?P<num>)【[^】\s]{2,12}】(?P<rest>)$", "【报名时间】"),
     # Variants Word, WPS and typists produce for the same levels: 一. for 一、, 1） for （1）, ⑴ and ㈠ as one character.
     _rule("cn_dot", Role.LIST, rf"^(?P<num>[{_CN_SMALL}]{{1,3}})[.．](?!\d){_SP}(?P<rest>.*)$", "一.指导思想"),
     _rule("ar_half", Role.LIST, rf"^(?P<num>\d{{1,2}})[）)]{_SP}(?P<rest>.*)$", "1）填写儿童基本信息；"),
-    _rule("paren_digit", Role.LIST, rf"^(?P<num>[{_PAREN_DIGITS}]){_SP}(?P<rest>.*)$", "⑵户口簿；"),
+    _rule("paren_digit", Role.LIST, rf"^(?P<num>[{PAREN_DIGITS}]){_SP}(?P<rest>.*)$", "⑵户口簿；"),
     _rule("paren_cn", Role.LIST, rf"^(?P<num>[{_PAREN_CN}]){_SP}(?P<rest>.*)$", "㈡报名时间"),
 )
 
@@ -100,7 +100,7 @@ class Mark:
 def _number(raw: str) -> int:
     if not raw:
         return 0
-    for numbered in (_CIRCLED, _PAREN_DIGITS, _PAREN_CN):
+    for numbered in (CIRCLED, PAREN_DIGITS, _PAREN_CN):
         if raw in numbered:
             return numbered.index(raw) + 1
     if "." in raw:  # 2.1.1 is the first item of 2.1

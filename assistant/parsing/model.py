@@ -30,6 +30,15 @@ class UnitKind(str, Enum):
 STRUCTURAL = frozenset({UnitKind.HEADING})
 
 
+_WORD_END = re.compile(r"[\u4e00-\u9fff\d]$")
+
+
+def spaced(label: str, text: str) -> str:
+    """``label`` then ``text``, set apart when the label ends in a word or a digit (附件1 一、, 报名条件 1.,
+    2.1.1 学校食堂…); a label ending in its own mark (20、, （二）, 1.) runs on."""
+    return f"{label} {text}" if label and text and _WORD_END.search(label) else label + text
+
+
 def section_covers(cited: str, gold: str) -> bool:
     """Does a citation of section ``cited`` answer for the gold section ``gold``?
 
@@ -149,9 +158,7 @@ class Document:
     def path(self, unit: Unit) -> str:
         """The citation path: 《title》 part › where, e.g. 《…工作要点》五、… › 20、深化教育综合改革."""
         if unit.kind in (UnitKind.POINT, UnitKind.ITEM, UnitKind.HEADING):
-            # 报名条件 本区户籍… and 2.1.1 学校食堂…: a label ending in a word or a digit is set apart from its title.
-            sep = " " if re.match(r"[\u4e00-\u9fff\d]", unit.label[-1:]) else ""
-            where = f"{unit.label}{sep}{unit.title}" if unit.title != unit.label else unit.label
+            where = spaced(unit.label, unit.title) if unit.title != unit.label else unit.label
         elif unit.kind is UnitKind.ARTICLE:
             where = unit.label
         elif unit.kind in (UnitKind.TABLE_ROW, UnitKind.PARAGRAPH):

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .front_matter import DATE_LINE, FrontMatter, is_sentence, read_front, year_of
-from .markers import DECIMAL_MARKS, POINT_MARKS, STYLED, Mark, Role, match_mark, styled_mark
-from .model import STRUCTURAL, DocKind, Document, Line, Source, Unit, UnitKind
+from .markers import DECIMAL_MARKS, POINT_MARKS, Mark, Role, match_mark, styled_mark
+from .model import STRUCTURAL, DocKind, Document, Line, Source, Unit, UnitKind, spaced
 from .numerals import split_sentences
 
 
@@ -401,9 +401,9 @@ def _section(node: _Node, kind: UnitKind, chain: list[_Node], paragraph: int) ->
     marked = [a.mark for a in chain if a.mark and a.mark.rule.role in (Role.LIST, Role.ATTACHMENT)]
     # 2.1.1, not 22.12.1.1: a decimal label already holds the decimal labels above it.
     shown = [m for m, below in zip(marked, [*marked[1:], None]) if not (below and {m.rule.name, below.rule.name} <= DECIMAL_MARKS)]
-    # 附件1 一、（二） and 报名条件 1.: a label of words is set apart from the one below it.
-    apart = [m.rule.role is Role.ATTACHMENT or m.rule in STYLED.values() for m in shown]
-    base = "".join(m.label + (" " if gap and k < len(shown) - 1 else "") for k, (m, gap) in enumerate(zip(shown, apart)))
+    base = ""
+    for m in shown:  # 附件1 一、（二）, 报名条件 1.
+        base = spaced(base, m.label)
     if node.kind == "paragraph":
         return f"{base}第{paragraph}段"
     if node.kind == "row":

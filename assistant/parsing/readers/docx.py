@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..markers import CIRCLED, PAREN_DIGITS
 from ..model import Line, Source
 from ..numerals import int_to_chinese
 from .text import clean
@@ -19,8 +20,6 @@ from .text import clean
 SUFFIXES = (".docx",)
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
-_PAREN_DIGITS = "⑴⑵⑶⑷⑸⑹⑺⑻⑼⑽⑾⑿⒀⒁⒂⒃⒄⒅⒆⒇"
 _CN_DIGITS = "〇一二三四五六七八九"
 
 
@@ -29,10 +28,10 @@ def _format(n: int, fmt: str) -> str:
         return int_to_chinese(n) if n > 0 else "〇"
     if fmt in ("ideographDigital", "taiwaneseDigital"):
         return "".join(_CN_DIGITS[int(d)] for d in str(n))
-    if fmt.startswith("decimalEnclosedCircle") and 0 < n <= len(_CIRCLED):
-        return _CIRCLED[n - 1]
-    if fmt == "decimalEnclosedParen" and 0 < n <= len(_PAREN_DIGITS):
-        return _PAREN_DIGITS[n - 1]
+    if fmt.startswith("decimalEnclosedCircle") and 0 < n <= len(CIRCLED):
+        return CIRCLED[n - 1]
+    if fmt == "decimalEnclosedParen" and 0 < n <= len(PAREN_DIGITS):
+        return PAREN_DIGITS[n - 1]
     if fmt in ("lowerLetter", "upperLetter"):
         letter = chr(ord("a") + (n - 1) % 26)
         return letter.upper() if fmt == "upperLetter" else letter

@@ -73,11 +73,10 @@ def read(path: Path) -> Source:
     # whole-page text that keeps the page's boilerplate and loses the paragraph breaks.
     config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
     tree = load_html(Path(path).read_bytes())  # parsed once: for the lost <h1>, then by trafilatura
-    heading = _lost_title(tree) if tree is not None else ""
+    heading, xml = "", None
     if tree is not None:
+        heading = _lost_title(tree)
         _unwrap_layout_tables(tree)
-    xml = None
-    if tree is not None:
         xml = trafilatura.extract(
             tree, output_format="xml", include_tables=True, include_comments=False, include_images=False, config=config
         )
