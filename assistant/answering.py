@@ -75,6 +75,14 @@ DETAIL_EN = {
 
 
 @dataclass(frozen=True)
+class Judgement:
+    """A judgement asked beside the facts (学位够不够): the texts give the figure, not whether it suffices."""
+
+    subject: str  # the word judged (学位), "" when none stands next to it
+    phrase: str  # 学位够不够, said back as left open
+
+
+@dataclass(frozen=True)
 class Asked:
     """The kind of fact asked for and, for numbers, the unit named (几所 → 所, 第几届 → 第…届)."""
 
@@ -436,9 +444,9 @@ def _join(sentences: tuple[str, ...], idx: tuple[int, ...]) -> str:
 _CLOSED = tuple("。！？!?；;：:，,、…”’\"'）)》】")
 
 
-def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...]) -> str:
-    """The part of the quote that answers: from the clause holding the asked fact (or most of the question's
-    words) to the end of its sentence, at most three clauses (对报名人数超过招生计划的，实行电脑摇号随机录取)."""
+def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], focus: str = "") -> str:
+    """The part of the quote that answers: from the clause holding the asked fact (or the word judged, or most of
+    the question's words) to the end of its sentence, at most three clauses (对报名人数超过招生计划的，实行电脑摇号随机录取)."""
     # Each clause keeps the mark that follows it, so that the line repeats the quote's own text (a time such as 17:30
     # is no clause break).
     sentences = [_clauses(s) for s in re.split(r"[。；;！!？?\n]|……", quote)]
@@ -446,10 +454,10 @@ def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...]) -
     if not spans:
         return ""
 
-    def score(span: tuple[int, int]) -> tuple[bool, int, int]:
+    def score(span: tuple[int, int]) -> tuple[bool, bool, int, int]:
         clause = sentences[span[0]][span[1]]
         words = sum(len(t) for t in tokens if len(t) > 1 and t in clause)
-        return (bool(facts) and facts_in(facts, clause), words, -spans.index(span))
+        return (bool(facts) and facts_in(facts, clause), bool(focus) and focus in clause, words, -spans.index(span))
 
     i, j = max(spans, key=score)
     return "".join(sentences[i][j : j + 3]).strip().rstrip("，,：:")
@@ -462,16 +470,25 @@ def _clauses(sentence: str) -> list[str]:
     return [c for c in pieces if c.strip(" ，,：:")]
 
 
-def summarize(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], coverage: Coverage, missing: Asked | None, english: bool) -> str:
-    """One plain line before the quote, by template: only the quote's own words, numbers and names go into it."""
+def summarize(
+    quote: str,
+    facts: tuple[Asked, ...],
+    tokens: tuple[str, ...],
+    coverage: Coverage,
+    missing: Asked | None,
+    english: bool,
+    judged: Judgement | None = None,
+) -> str:
+    """One plain line before the quote, by template: only the quote's own words, numbers and names go into it.
+    A judgement asked beside the facts (学位够不够) is said to be left open: the text states the figure only."""
     if coverage is Coverage.NONE or not quote:
         return ""
-    clause = lead_clause(quote, () if coverage is Coverage.PARTIAL else facts, tokens)
+    clause = lead_clause(quote, () if coverage is Coverage.PARTIAL else facts, tokens, judged.subject if judged else "")
     if english:
         figures = list(dict.fromkeys(re.findall(r"\d+(?:\.\d+)?%?", clause)))
         if coverage is Coverage.PARTIAL:
             return f"The policy text covers this topic but does not give the {DETAIL_EN[missing.kind] if missing else 'detail asked'} (quoted in Chinese below)."
         return "The policy text answers this (quoted in Chinese below)" + (f"; key figures: {', '.join(figures)}." if figures else ".")
     if coverage is Coverage.PARTIAL:
-        return f"文件提到「{clause}」，但没有规定具体的{DETAIL[missing.kind] if missing else '细节'}。"
-    return f"文件写明：{clause}。"
+        return f"文件提到「{clause}」，但没有规定具体的{DETAIL[missing.kind] if missing else '细节'}" + (f"，也没有说明{judged.phrase}。" if judged else "。")
+    return f"文件写明：{clause}" + (f"；文件没有说明{judged.phrase}。" if judged else "。")

@@ -104,12 +104,12 @@ class PolicyQA:
         if coverage is Coverage.NONE:
             return self._abstain(reading, retrieval, note, start)
         english = reading.language is Language.ENGLISH
-        summary = summarize(selections[0].quote, reading.facts, retrieval.tokens, coverage, missing, english)
+        summary = summarize(selections[0].quote, reading.facts, retrieval.tokens, coverage, missing, english, reading.judged)
         citations = tuple(self.builder.citation(s) for s in selections)  # the sentences that answer, highlighted in the source
         # The decision, the plain line and the citation read the best sentences; the answer shows a short leading unit whole.
         text = self.builder.render(selections if more else [self.builder.whole(selections[0]), *selections[1:]])
-        if coverage is Coverage.PARTIAL:
-            text = f"{summary}\n{text}"
+        if coverage is Coverage.PARTIAL or reading.judged:
+            text = f"{summary}\n{text}"  # what the text does not say is said before the quote
         return Answer(
             q, reading.resolved(doc.year), text, False, citations, (time.perf_counter() - start) * 1000, coverage, summary, reading.used_history
         )

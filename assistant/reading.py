@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
 
-from .answering import Asked, asked_facts
+from .answering import Asked, Judgement, asked_facts
 from .english import Translator
 from .lexicon import Relative, lexicon, rule
 from .questions import Embedder, Rewriter, sub_questions
@@ -63,6 +63,7 @@ class Reading:
     dense_text: str = ""  # what the embedding reads (an English question adds its Chinese terms)
     relative_words: tuple[str, ...] = field(default=())
     relative: tuple[int, ...] = field(default=())  # offsets of every relative time word (the scope's are the asking part's)
+    judged: Judgement | None = None  # 学位够不够: the texts state figures, never whether they suffice
 
     def resolved(self, year: int | None) -> str:
         """The standalone question with 今年 / 明年 written as years of ``year``'s document (for display)."""
@@ -87,6 +88,7 @@ class Reading:
             "national" if s.national else "",
             "task" if s.task else "",
             "opinion" if s.opinion else "",
+            f"judges {self.judged.phrase}" if self.judged else "",
             f"expands {' '.join(self.expansions)}" if self.expansions else "",
             "follow-up" if self.used_history else "",
             self.language.value if self.language is not Language.CHINESE else "",
@@ -227,7 +229,18 @@ class QuestionReader:
             dense_text=f"{normalize_query(question)} {standalone}" if english else standalone,
             relative_words=tuple(rel.word for rel, _ in relative_offsets(standalone)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(standalone)),
+            judged=None if english or scope.opinion else self._judged(standalone),
         )
+
+    def _judged(self, text: str) -> Judgement | None:
+        """The judgement a question asks and the word it judges: 学位够不够, 中签率高吗 → 中签率高不高."""
+        m = rule("judged").search(text)
+        if m is None:
+            return None
+        word = m.group("word") or m.group("head") + (m.group("tail") or "")
+        before = [w for w, flag in self.rewriter.pos_cut(text[: m.start()]) if flag[:1] in ("n", "v") and len(w) > 1][-1:]
+        subject = before[0] if before and text[: m.start()].endswith(before[0]) else ""
+        return Judgement(subject, f"{subject}{word[0]}不{word}")
 
 
 def stages(text: str) -> tuple[str, ...]:

@@ -207,6 +207,30 @@ def test_a_judgement_is_declined_with_a_reason_and_the_related_points(qa: Policy
 
 
 @pytest.mark.parametrize(
+    "question, phrase",
+    [
+        ("东丽区今年幼儿园学位够不够？", "学位够不够"),
+        ("东丽这边入园难不难啊？区里今年能多出来多少个幼儿园学位？", "入园难不难"),
+        ("学校的老师够用吗", "老师够不够用"),
+        ("现在这些够用吗？", "够不够用"),  # no noun or verb stands next to it: the judgement alone
+        ("我只有大专学历，够不够格报名？", None),  # 够格 asks whether one qualifies, which a text does say
+        ("东丽区哪所小学最好？", None),  # an opinion is declined, not answered with a note
+    ],
+)
+def test_a_judgement_asked_beside_the_facts_is_read_with_the_word_it_judges(qa: PolicyQA, question: str, phrase: str | None):
+    judged = qa.read(question).judged
+    assert (judged.phrase if judged else None) == phrase
+
+
+def test_a_judgement_the_text_leaves_open_is_said_before_the_figure(qa: PolicyQA):
+    answer = qa.ask("东丽区今年幼儿园学位够不够？")
+    assert not answer.abstained and "1530" in answer.summary and answer.summary.endswith("文件没有说明学位够不够。")
+    assert answer.answer.startswith(answer.summary)  # said in the answer itself, not only in the JSON
+    plain = qa.ask("东丽区今年新增多少幼儿园学位？")
+    assert "没有说明" not in plain.summary and not plain.answer.startswith(plain.summary)
+
+
+@pytest.mark.parametrize(
     "question, schools",
     [
         ("望潮路小学课后服务具体开了哪些兴趣班？", ("望潮路小学",)),
