@@ -19,6 +19,8 @@ from assistant.parsing.readers.text import lines_of
 NOTO = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 TEMPLATE = Path(__file__).parent / "data" / "page_template.html"
 LAYOUT_TEMPLATE = Path(__file__).parent / "data" / "page_template_tables.html"  # an older site: the page laid out by tables
+# A content system's page (TRS and the like): the text in its own box, with no article or main element around it.
+CMS_TEMPLATE = Path(__file__).parent / "data" / "page_template_cms.html"
 _AUTO_NUMBERED = re.compile(r"^（([一二三四五六七八九十]{1,3})）")
 _DECIMAL = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,2})[ \u3000]+")  # 2.1 校园食品安全: Word's multilevel list %1.%2
 
@@ -226,6 +228,27 @@ def _align(lines: list[Line], i: int) -> str:
     return "L"
 
 
+# -- hard-wrapped text -------------------------------------------------------------------------------
+def hard_wrap(text: str, columns: int) -> str:
+    """``text`` as a text saved from a PDF or an e-mail: every prose line cut at ``columns`` display columns
+    (a Chinese character two, a digit one); table rows, piped or in aligned columns, are left whole."""
+    from assistant.parsing.readers.text import width
+
+    out: list[str] = []
+    for line in text.splitlines():
+        if "|" in line or re.search(r"\t|\S {2,}\S", line) or width(line) <= columns:
+            out.append(line)
+            continue
+        cut = ""
+        for ch in line:
+            if width(cut + ch) > columns:
+                out.append(cut)
+                cut = ""
+            cut += ch
+        out.append(cut)
+    return "\n".join(out) + "\n"
+
+
 # -- html -------------------------------------------------------------------------------------------
 _HEADINGS = ((re.compile(r"^(?:[一二三四五六七八九十]+、|第.{1,4}章)"), "h2"), (re.compile(r"^（[一二三四五六七八九十]+）"), "h3"))
 
@@ -257,8 +280,8 @@ def to_html(text: str, out: Path, title: str = "", template: Path = TEMPLATE) ->
             ET.SubElement(article, _html_tag(line.text)).text = line.text
         i += 1
     page = template.read_text(encoding="utf-8")
-    # An older site's cell holds the paragraphs themselves, with no article element around them.
-    bare = template == LAYOUT_TEMPLATE
+    # An older site's cell, or a content system's box, holds the paragraphs themselves, with no article element around them.
+    bare = template in (LAYOUT_TEMPLATE, CMS_TEMPLATE)
     body = "".join(ET.tostring(el, encoding="unicode", method="html") for el in article) if bare else ET.tostring(article, encoding="unicode", method="html")
     out.write_text(page.replace("{{title}}", title or lines[0].text).replace("{{article}}", body), encoding="utf-8")
     return out

@@ -11,9 +11,10 @@ import pytest
 
 from assistant.parsing import ParseError, UnitKind, coverage, overlaps, parse_corpus, parse_file, section_covers
 from assistant.parsing.readers import read
+from assistant.parsing.readers.text import wrap_width
 
 from . import render
-from .conftest import unavailable
+from .conftest import ROOT, unavailable
 
 DATA = Path(__file__).parent / "data"
 FICTION = sorted((DATA / "fiction").glob("*.txt"))
@@ -113,6 +114,54 @@ def test_a_page_laid_out_by_tables_parses_like_the_text(tmp_path: Path, doc: Pat
     assert coverage(parsed, read(page).lines) == 1.0 and _units(page) == _units(doc)
     assert parsed.title == parse_file(doc).title
     assert not any(word in u.text for u in parsed.tree for word in ("ICP", "政务公开", "您现在的位置"))
+
+
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: p.stem)
+def test_a_content_systems_page_keeps_its_headings_and_lists(tmp_path: Path, doc: Path):
+    # The text in a CMS's own box (TRS_Editor) matches no container trafilatura knows: it fell back to loose
+    # paragraphs and dropped every <h2> / <h3> heading (一、招生对象 vanished, and the numbering tree with it).
+    page = render.to_html(doc.read_text(encoding="utf-8"), tmp_path / f"{doc.stem}.html", template=render.CMS_TEMPLATE)
+    assert coverage(parse_file(page), read(page).lines) == 1.0 and _units(page) == _units(doc)
+    assert not any(word in line.text for line in read(page).lines for word in ("ICP", "政务公开", "分享到"))
+
+
+def test_cells_spanning_rows_or_columns_read_as_the_page_shows_them(tmp_path: Path):
+    page = tmp_path / "schedule.html"
+    page.write_text(
+        "<html><body><h1>青禾区2032年小学招生工作日程</h1><p>现将工作日程安排如下。</p><h2>一、工作日程</h2><table>"
+        "<tr><th>阶段</th><th>时间</th><th>工作内容</th></tr>"
+        "<tr><td rowspan='2'>报名</td><td>5月10日至5月14日</td><td>网上报名</td></tr>"
+        "<tr><td>5月17日至5月19日</td><td>现场审核材料</td></tr>"
+        "<tr><td>录取</td><td colspan='2'>6月20日前公布录取结果</td></tr></table>"
+        "<h2>二、咨询电话</h2><p>青禾区教育局基础教育科：022-12345678。</p></body></html>",
+        encoding="utf-8",
+    )
+    rows = [u.text for u in parse_file(page).units if u.kind is UnitKind.TABLE_ROW]
+    assert rows == [
+        "阶段：报名，时间：5月10日至5月14日，工作内容：网上报名。",
+        "阶段：报名，时间：5月17日至5月19日，工作内容：现场审核材料。",  # the spanning cell is each row's own
+        "阶段：录取，时间：6月20日前公布录取结果。",  # a column spanned over adds no bare name
+    ]
+    assert [u.section for u in parse_file(page).units if u.kind is not UnitKind.TABLE_ROW][-1] == "二、"
+
+
+@pytest.mark.parametrize("columns", [48, 66])
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: p.stem)
+def test_a_hard_wrapped_text_reads_as_its_paragraphs(tmp_path: Path, doc: Path, columns: int):
+    # A .txt saved from a PDF keeps its line breaks: 考试、测 / 试、面谈 split a word, and a sentence, in two.
+    # A break left where a sentence ends is kept (it may end a paragraph): line breaks inside a unit are layout.
+    wrapped = tmp_path / f"{doc.stem}.txt"
+    wrapped.write_text(render.hard_wrap(doc.read_text(encoding="utf-8"), columns), encoding="utf-8")
+    cut = len(wrapped.read_text(encoding="utf-8").splitlines()) - len(doc.read_text(encoding="utf-8").splitlines())
+    assert wrap_width(wrapped.read_text(encoding="utf-8").splitlines()) > 0 or cut < 10  # too few cuts to tell
+    unbroken = [(section, kind, text.replace("\n", "")) for section, kind, text in _units(wrapped)]
+    assert unbroken == [(section, kind, text.replace("\n", "")) for section, kind, text in _units(doc)]
+    assert coverage(parse_file(wrapped), read(wrapped).lines) == 1.0
+
+
+def test_a_text_written_one_paragraph_per_line_is_not_taken_for_wrapped():
+    for doc in [*DOCUMENTS, *sorted((ROOT / "corpus").glob("*.txt"))]:
+        assert wrap_width(doc.read_text(encoding="utf-8").splitlines()) == 0, doc.name
 
 
 def test_docx_auto_numbering_is_written_out(rendered):

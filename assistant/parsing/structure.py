@@ -141,7 +141,8 @@ class _Tree:
 
 
 def _row_text(line: Line) -> str:
-    pairs = [f"{h}：{c}" if h and c else (c or h) for h, c in zip(line.header, line.cells)]
+    # An empty cell (spanned over, or left blank) says nothing: its column's name alone would read as a value.
+    pairs = [f"{h}：{c}" if h and c else c for h, c in zip(line.header, line.cells)]
     pairs += list(line.cells[len(line.header):])
     return "，".join(p for p in pairs if p) + "。"
 

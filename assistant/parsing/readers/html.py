@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ def read(path: Path) -> Source:
     if tree is not None:
         heading = _lost_title(tree)
         _unwrap_layout_tables(tree)
+        _spread_row_spans(tree)
+        _give_the_text_a_container(tree)
         xml = trafilatura.extract(
             tree, output_format="xml", include_tables=True, include_comments=False, include_images=False, config=config
         )
@@ -96,6 +99,14 @@ def _lost_title(tree: Any) -> str:
     if any(clean(t.text_content()) for t in tree.iter("title")):
         return ""
     return next((text for h in tree.iter("h1") if (text := clean(h.text_content()))), "")
+
+
+_TEXT_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "ol", "ul", "table")
+_CHROME = frozenset({"nav", "header", "footer", "aside"})
+
+
+def _outside_chrome(element: Any) -> bool:
+    return not any(a.tag in _CHROME for a in element.iterancestors())
 
 
 _BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"})
@@ -128,3 +139,63 @@ def _unwrap_layout_tables(tree: Any) -> None:
     renamed = [el for t in layout for el in [t, *_own(t, _TABLE_PARTS)]]  # decided on the page as it was, then renamed
     for el in renamed:
         el.tag = "div"
+
+
+def _spread_row_spans(tree: Any) -> None:
+    """A cell spanning rows (阶段 | 报名 over two dates) is repeated in each row it spans, as Word's merged cells are
+    read, so that every row says what it belongs to; trafilatura would give the rows below it an empty cell."""
+    for table in tree.iter("table"):
+        pending: dict[int, tuple[Any, int]] = {}  # column → (the spanning cell, rows still to fill)
+        for row in _own(table, ("tr",)):
+            cells = [c for c in row if c.tag in ("td", "th")]
+            col, k = 0, 0
+            while k < len(cells) or any(c >= col for c in pending):
+                if col in pending:
+                    cell, left = pending.pop(col)
+                    copy = deepcopy(cell)
+                    copy.attrib.pop("rowspan", None)
+                    if k < len(cells):
+                        cells[k].addprevious(copy)
+                    else:
+                        row.append(copy)
+                    if left > 1:
+                        pending[col] = (cell, left - 1)
+                    col += _span(cell, "colspan")
+                    continue
+                if k >= len(cells):
+                    col += 1
+                    continue
+                if (rows := _span(cells[k], "rowspan")) > 1:
+                    pending[col] = (cells[k], rows - 1)
+                cells[k].attrib.pop("rowspan", None)  # spread here: trafilatura would pad the rows below with an empty cell
+                col += _span(cells[k], "colspan")
+                k += 1
+
+
+def _span(cell: Any, name: str) -> int:
+    value = str(cell.get(name, "1")).strip()
+    return min(int(value), 100) if value.isdigit() and int(value) > 0 else 1
+
+
+def _give_the_text_a_container(tree: Any) -> None:
+    """A page whose text sits straight in <body> or in a content system's own box (TRS_Editor) matches none of the
+    containers trafilatura looks for. Its fallback keeps loose paragraphs and tables only, each text once: every
+    heading and list was dropped (一、工作日程 vanished), and a 落款 repeating the issuer of the first line. The
+    smallest element holding the page's paragraphs, headings, lists and tables becomes an <article>."""
+    from lxml import etree
+    from trafilatura.xpaths import BODY_XPATH
+
+    body = tree.find(".//body")
+    blocks = [el for el in body.iter(*_TEXT_BLOCKS) if _outside_chrome(el)] if body is not None else []
+    if not blocks or any(expr(tree) for expr in BODY_XPATH):
+        return
+    shared = set(blocks[0].iterancestors())
+    for el in blocks[1:]:
+        shared &= set(el.iterancestors())
+    box = next(a for a in blocks[0].iterancestors() if a in shared)  # the lowest ancestor they all share
+    if box is body:
+        article = etree.SubElement(body, "article")
+        for child in list(body)[:-1]:
+            article.append(child)
+    else:
+        box.tag = "article"

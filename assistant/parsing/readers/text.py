@@ -4,9 +4,11 @@ and tables typed as aligned columns (cells apart by tabs, two or more spaces, or
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from ..front_matter import split_front_matter
+from ..markers import match_mark
 from ..model import Line, ParseError, Source
 
 SUFFIXES = (".txt", ".md")
@@ -86,7 +88,60 @@ def lines_of(text: str) -> tuple[Line, ...]:
             continue
         header = None
         out.append(Line(_MD_HEADING.sub("", s)))
-    return tuple(out)
+    return tuple(_unwrap(out, raw))
+
+
+#: Sentence ends: a text typed one paragraph per line ends its long lines with them; a hard-wrapped one seldom does.
+_CLOSING = tuple("。！？；：!?;:")
+
+
+def width(text: str) -> int:
+    """Display width: a Chinese character or full-width mark counts two, a digit or Latin letter one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap_width(raw: list[str]) -> int:
+    """The width a hard-wrapped text was cut at (a text saved from a PDF or an e-mail), or 0. Its full lines end
+    within two columns of one width (a Chinese character that does not fit goes to the next line) and mostly stop
+    mid-sentence; the long lines of a text typed one paragraph per line scatter in width and end their sentences."""
+    # Widths count an indent: a paragraph's first line is cut at the same column as the rest.
+    widths = [(width(s), s.endswith(_CLOSING)) for s in (line.rstrip() for line in raw) if width(s) >= 40]
+    if not widths:
+        return 0
+    top = max({w for w, _ in widths}, key=lambda t: (sum(t - 2 <= w <= t for w, _ in widths), t))
+    full = [closed for w, closed in widths if top - 2 <= w <= top]
+    wrapped = len(full) >= 3 and len(full) >= 0.25 * len(widths) and sum(full) <= 0.4 * len(full)
+    return top if wrapped else 0
+
+
+def _unwrap(lines: list[Line], raw: list[str]) -> list[Line]:
+    """A paragraph hard-wrapped across lines is one line again (考试、测 / 试、面谈 → 考试、测试、面谈), as the PDF reader
+    joins them: a full-width line continues into the next unless it ends a sentence (a break there costs nothing),
+    or the next is indented or numbered, or either is laid out in columns (两个发文单位并排的落款) or a table row. The joined line's place keeps an empty
+    line, so line numbers stay those of the file."""
+    full = wrap_width(raw)
+    if not full:
+        return lines
+    out = list(lines)
+    head = 0
+    for i in range(1, len(out)):
+        prev, line, text = out[i - 1], out[i], raw[i] if i < len(raw) else ""
+        wraps = (
+            width(raw[i - 1].rstrip()) >= full - 2
+            and not prev.is_table
+            and not line.is_table
+            and line.text
+            and not clean(raw[i - 1]).endswith(_CLOSING)
+            and not text.startswith((" ", "\t", "\u3000"))
+            and not any(_COLUMN_GAP.search(clean(t)) for t in (raw[i - 1], text))
+            and match_mark(line.text) is None
+        )
+        if wraps and out[head].text:
+            out[head] = Line(out[head].text + line.text)
+            out[i] = Line("")
+        else:
+            head = i
+    return out
 
 
 def source_of(text: str, warnings: tuple[str, ...] = ()) -> Source:
