@@ -164,6 +164,27 @@ def test_a_text_written_one_paragraph_per_line_is_not_taken_for_wrapped():
         assert wrap_width(doc.read_text(encoding="utf-8").splitlines()) == 0, doc.name
 
 
+def test_markdowns_marks_are_no_words_of_the_policy(tmp_path: Path):
+    # **（一）小班**：… hid the numbering from the parser, and every quote carried the asterisks, bullets and >.
+    plan = tmp_path / "plan.md"
+    plan.write_text(
+        "# 青禾区2032年幼儿园招生工作方案\n\n为做好招生工作，制定本方案。\n\n## 一、招生对象\n\n"
+        "**（一）小班**：2028年9月1日至2029年8月31日出生的适龄幼儿。\n\n**（二）中班插班**：有空余学位的幼儿园可接收插班生。\n\n"
+        "## 二、注意事项\n\n- 每名幼儿只能报名一所幼儿园；\n- 详见[青禾教育网](https://example.cn/zs)。\n\n---\n\n> 咨询电话：022-12345678\n",
+        encoding="utf-8",
+    )
+    units = {u.section: u.text for u in parse_file(plan).units}
+    assert units["一、（一）"] == "小班：2028年9月1日至2029年8月31日出生的适龄幼儿。"
+    assert units["二、"] == "注意事项\n每名幼儿只能报名一所幼儿园；\n详见青禾教育网。\n咨询电话：022-12345678"
+
+
+@pytest.mark.parametrize("line", ["2*3*4=24", "5 - 3 = 2", "-5℃以下停课", "“双减”*政策"])
+def test_text_that_only_looks_like_markdown_is_kept(line: str):
+    from assistant.parsing.readers.text import plain
+
+    assert plain(line) == line
+
+
 def test_docx_auto_numbering_is_written_out(rendered):
     import docx
 

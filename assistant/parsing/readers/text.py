@@ -15,6 +15,11 @@ SUFFIXES = (".txt", ".md")
 
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
+# Markdown's own marks, which are no words of the policy: a quote's >, a bullet, a rule, emphasis and link targets.
+_MD_LEAD = re.compile(r"^(?:>\s?)+|^[-*+]\s+(?=\S)")
+_MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+_MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*\)")
 # A column gap in a plain-text table: a tab, two or more (ideographic) spaces, or a pipe (a table typed without the
 # outer pipes); one space is a word gap.
 _COLUMN_GAP = re.compile(r"(?:\t|[ \u3000]{2,}|[ \u3000]*[|｜][ \u3000]*)+")
@@ -87,8 +92,16 @@ def lines_of(text: str) -> tuple[Line, ...]:
             header = row if starts else header
             continue
         header = None
-        out.append(Line(_MD_HEADING.sub("", s)))
+        out.append(Line(plain(s)))
     return tuple(_unwrap(out, raw))
+
+
+def plain(line: str) -> str:
+    """A line without Markdown's marks: **（一）小班**：… reads （一）小班：…, so its numbering is seen and quoted clean."""
+    if _MD_RULE.match(line):
+        return ""
+    text = _MD_LEAD.sub("", _MD_HEADING.sub("", line))
+    return _MD_EMPHASIS.sub(r"\2", _MD_LINK.sub(r"\1", text)).strip()
 
 
 #: Sentence ends: a text typed one paragraph per line ends its long lines with them; a hard-wrapped one seldom does.
