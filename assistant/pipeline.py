@@ -18,7 +18,7 @@ from .memory import Memory, Vote, load_memory
 from .parsing import Document
 from .questions import conjunct_questions
 from .reading import Language, QuestionReader, Reading, stages
-from .retrieval import Hit, Mode, Retrieval, Retriever, asking_sentences, questions_asked
+from .retrieval import Hit, Mode, Retrieval, Retriever, asking_sentences, questions_asked, to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,9 @@ class PolicyQA:
         self.builder = AnswerBuilder(index, settings)
         titles = {d.doc_id: d.title for d in index.documents}
         units = [u.text for _, u in index.units.values()]
+        documents = [(d.title, [u.text for doc, u in index.units.values() if doc.doc_id == d.doc_id]) for d in index.documents]
         self.reader = QuestionReader(
-            index.keywords.tokenizer, embedder, units, titles, settings.specific_units, self._answer_units, index.keywords.doc_freq
+            index.keywords.tokenizer, embedder, units, titles, settings.specific_units, self._answer_units, index.keywords.doc_freq, documents
         )
         self.rewriter = self.reader.rewriter
 
@@ -88,6 +89,8 @@ class PolicyQA:
     def ask(self, question: object, history: object = (), *, mode: Mode = Mode.HYBRID, k: int = 5) -> Answer:
         start = time.perf_counter()
         q, hist = validate_question(question, history)
+        if reply := self._pleasantry(q):
+            return Answer(q, q, reply, True, (), (time.perf_counter() - start) * 1000, Coverage.NONE, "", False)
         reading = self.read(q, hist)
         retrieval = self.retriever.search(reading, k=k, mode=mode)
         if not retrieval.hits:
@@ -113,6 +116,20 @@ class PolicyQA:
         return Answer(
             q, reading.resolved(doc.year), text, False, citations, (time.perf_counter() - start) * 1000, coverage, summary, reading.used_history
         )
+
+    def _pleasantry(self, q: str) -> str:
+        """The reply to a message that asks nothing (谢谢, 好的, 你好; an emoji alone is refused as no question): no
+        quote, and no list of 'closest' points, which would read as an answer to a question nobody asked."""
+        text = re.sub(r"\s+", " ", to_simplified(q)).strip().lower()  # 你好 is no filler to strip here
+        english = text.isascii()  # Hi! / Thanks: too short for is_english, and nothing else answers in English
+        if rule("chat.hello").match(text):
+            n = len(self.index.documents)
+            if english:
+                return f"Hello! Ask me about the {n} policy document(s) indexed here; every answer quotes the Chinese text and cites its source."
+            return f"您好！请直接提问收录的{n}份政策文件里的内容，例如报名时间、收费标准或补助政策；每个回答都逐字引用原文并注明出处。"
+        if rule("chat.thanks").match(text):
+            return "You're welcome. Ask another question about the policy texts any time." if english else "不客气。还有关于政策文件的问题，可以继续提问。"
+        return ""
 
     def _abstain(self, reading: Reading, retrieval: Retrieval, note: str, start: float) -> Answer:
         text, related = self.builder.abstention(retrieval, note)

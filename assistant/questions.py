@@ -12,10 +12,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .keywords import new_jieba
 from .lexicon import lexicon, rule
 from .retrieval import asking_part, normalize_query, years_in
 
 _TOPIC_POS = frozenset("njls")  # nouns, set phrases and place words (高中) name topics; verbs (参加) and adverbs (根本) do not
+_TITLE_POS = frozenset({"n", "nz", "vn", "l", "j"})
+_TITLE_GENRE = re.compile(r"方案|办法|通知|意见|要点|细则|规定|决定|计划|规划|条例|纲要|标准|措施|公告|管理|工作")
 _VERBAL_NOUN = "vn"  # 监控, 督导: a verb used as a noun names a topic too (only a specific one counts, as for nouns)
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
@@ -61,14 +64,18 @@ class Rewriter:
         unit_texts: Sequence[str] = (),
         specific_units: int = 3,
         answer_units: Callable[[str], Sequence[str]] | None = None,
+        documents: Sequence[tuple[str, Sequence[str]]] = (),
     ):
-        """``answer_units`` gives the texts of the units that answer a question (to tell a continuation from a new topic)."""
+        """``answer_units`` gives the texts of the units that answer a question (to tell a continuation from a new topic);
+        ``documents`` each document's title and unit texts: a title's own words name topics (校车 of a 校车安全管理办法,
+        in its every article, so in far more units than a topic word of one notice)."""
         self._pos = _pos_tokenizer(tokenizer._jieba)
         self._tokenizer = tokenizer
         self._embedder = embedder
         self._unit_texts = tuple(unit_texts)
         self._specific_units = specific_units
         self._answer_units = answer_units
+        self._title_terms = self._own_title_words(documents)
         self._pos.lcut("预热")  # load the POS dictionary now, not on the first follow-up
 
     def pos_cut(self, text: str) -> list[tuple[str, str]]:
@@ -159,7 +166,7 @@ class Rewriter:
         colloquial = [t for e in lexicon().colloquial if (m := e.pattern.search(text)) and m.group(0) not in generic for t in e.terms]
         tokens = [*self._tokenizer(nouns), *self._tokenizer(" ".join(colloquial))]
         phrases = [p for p in self.noun_phrases(text) if p not in generic and len(self._tokenizer(p)) > 1]
-        found = [t for t in tokens if len(t) > 1 and t not in generic and 0 < self._units_with(t) <= self._specific_units]
+        found = [t for t in tokens if len(t) > 1 and t not in generic and (0 < self._units_with(t) <= self._specific_units or t in self._title_terms)]
         found += self._unknown_topics(text, cut, colloquial)
         return list(dict.fromkeys(found + [p for p in phrases if 0 < self._units_with(p) <= self._specific_units]))
 
@@ -181,6 +188,22 @@ class Rewriter:
 
     def _units_with(self, term: str) -> int:
         return sum(term in u for u in self._unit_texts)
+
+    def _own_title_words(self, documents: Sequence[tuple[str, Sequence[str]]]) -> frozenset[str]:
+        """Words that set one document apart (校车, 资助, 轮岗): nouns of its title that most units holding them are its
+        own. A single document's title sets nothing apart; 教育局 and 服务 are in every document."""
+        if len(documents) < 2:
+            return frozenset()
+        # Nouns as jieba cuts a title plainly (the corpus's terms would keep a whole title as one word); a title's place,
+        # year, 做好 / 实施 and genre (实施方案, 管理办法) are no topic.
+        plain = _pos_tokenizer(new_jieba())
+        own: set[str] = set()
+        for title, texts in documents:
+            for w in {p.word for p in plain.cut(title) if p.flag in _TITLE_POS and len(p.word) > 1 and not _TITLE_GENRE.search(p.word)}:
+                mine = sum(w in t for t in texts)
+                if w not in lexicon().generic and mine and mine >= 0.5 * self._units_with(w):
+                    own.add(w)
+        return frozenset(own)
 
 
 _SERIES = frozenset(["、", "和", "与", "及", "以及"])

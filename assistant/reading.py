@@ -180,8 +180,9 @@ class QuestionReader:
         specific_units: int = 3,
         answer_units: Callable[[str], Sequence[str]] | None = None,
         vocabulary: Collection[str] = (),
+        documents: Sequence[tuple[str, Sequence[str]]] = (),
     ):
-        self.rewriter = Rewriter(tokenizer, embedder, unit_texts, specific_units, answer_units)
+        self.rewriter = Rewriter(tokenizer, embedder, unit_texts, specific_units, answer_units, documents)
         self.translator = Translator(vocabulary, texts=unit_texts)  # English words become the index's own Chinese words
         self._vocabulary = vocabulary
         # A document is named by its title without the country prefix and the edition note: 义务教育法.

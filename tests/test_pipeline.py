@@ -359,6 +359,22 @@ def test_scope_the_quote_does_not_cover_abstains_and_says_why(qa: PolicyQA, ques
     assert answer.citations and all(c.quote == "" for c in answer.citations)  # the closest points are still listed
 
 
+@pytest.mark.parametrize(
+    "message, says",
+    [("谢谢！", "不客气"), ("好的，明白了", "不客气"), ("謝謝老師", "不客气"), ("你好", "您好"), ("在吗", "您好"), ("Thanks!", "welcome"), ("Hi", "Hello")],
+)
+def test_a_message_that_asks_nothing_gets_a_reply_not_an_abstention(qa: PolicyQA, message: str, says: str):
+    # 谢谢 had been answered 抱歉，…没有找到… with three 'closest' points, as if a question had been asked.
+    answer = qa.ask(message, ["今年计划建几所小学？"])
+    assert says in answer.answer and answer.abstained and answer.citations == () and not answer.used_history
+    assert "抱歉" not in answer.answer
+
+
+@pytest.mark.parametrize("question", ["你好，请问今年计划建几所小学？", "谢谢，那幼儿园呢？"])
+def test_a_pleasantry_before_a_question_does_not_stop_it(qa: PolicyQA, question: str):
+    assert "不客气" not in qa.ask(question, ["今年计划建几所小学？"]).answer
+
+
 @pytest.mark.parametrize("question", ["招生工作谁分管？", "阳光素拓公益班学费多少钱？", "老师违反师德负面清单会被开除吗？"])
 def test_a_topic_covered_without_the_asked_detail_is_a_partial_answer(qa: PolicyQA, question: str):
     answer = qa.ask(question)

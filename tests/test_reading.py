@@ -12,7 +12,7 @@ from assistant.pipeline import PolicyQA
 from assistant.reading import Language, is_english, relative_offsets
 from assistant.retrieval import normalize_query
 
-from .conftest import HASH_SETTINGS, NOTICE, HashEmbedder
+from .conftest import HASH_SETTINGS, NOTICE, ROOT, HashEmbedder
 
 
 @pytest.fixture(scope="module")
@@ -262,3 +262,17 @@ def test_a_question_names_a_document_by_its_short_title(question: str, named: tu
 
     titles = {"teachers": "教师法", "promotion": "民办教育促进法", "notice": "天津市东丽区2020年教育工作要点"}
     assert _named_documents(titles, question) == named
+
+
+def test_a_word_that_sets_one_document_apart_names_a_topic(tmp_path):
+    # In a library of documents, 校车 is in every article of the 校车 measures, so far more than the few units a topic
+    # word of one notice holds: 校车归哪个部门管 after a fee question was read as 住宿费…校车 and answered about fees.
+    data = ROOT / "tests" / "data"
+    docs = [data / "fiction" / "qinglan-school-bus-management-measures.txt", *sorted((data / "fiction_extra").glob("*.txt"))]
+    emb = HashEmbedder()
+    library = PolicyQA(Index.build(docs, emb), emb, settings=HASH_SETTINGS)
+    assert {"校车", "资助", "轮岗"} <= library.rewriter._title_terms and "教育局" not in library.rewriter._title_terms
+    assert not library.read("校车归哪个部门管？", ["民办幼儿园住宿费有上限吗？"]).used_history
+    assert library.read("那要带什么材料？", ["家庭经济困难学生资助怎么申请？"]).used_history  # no topic of its own
+    alone = PolicyQA(Index.build([NOTICE], emb), emb, settings=HASH_SETTINGS)
+    assert alone.rewriter._title_terms == frozenset()  # one document's title sets nothing apart
