@@ -16,7 +16,7 @@ from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
 from .memory import Memory, Vote, load_memory
 from .parsing import Document
-from .questions import conjunct_questions
+from .questions import conjunct_questions, is_pleasantry
 from .reading import Language, QuestionReader, Reading, stages
 from .retrieval import Hit, Mode, Retrieval, Retriever, asking_sentences, questions_asked, to_simplified
 
@@ -120,6 +120,8 @@ class PolicyQA:
     def _pleasantry(self, q: str) -> str:
         """The reply to a message that asks nothing (谢谢, 好的, 你好; an emoji alone is refused as no question): no
         quote, and no list of 'closest' points, which would read as an answer to a question nobody asked."""
+        if not is_pleasantry(q):
+            return ""
         text = re.sub(r"\s+", " ", to_simplified(q)).strip().lower()  # 你好 is no filler to strip here
         english = text.isascii()  # Hi! / Thanks: too short for is_english, and nothing else answers in English
         if rule("chat.hello").match(text):
@@ -127,9 +129,7 @@ class PolicyQA:
             if english:
                 return f"Hello! Ask me about the {n} policy document(s) indexed here; every answer quotes the Chinese text and cites its source."
             return f"您好！请直接提问收录的{n}份政策文件里的内容，例如报名时间、收费标准或补助政策；每个回答都逐字引用原文并注明出处。"
-        if rule("chat.thanks").match(text):
-            return "You're welcome. Ask another question about the policy texts any time." if english else "不客气。还有关于政策文件的问题，可以继续提问。"
-        return ""
+        return "You're welcome. Ask another question about the policy texts any time." if english else "不客气。还有关于政策文件的问题，可以继续提问。"
 
     def _abstain(self, reading: Reading, retrieval: Retrieval, note: str, start: float) -> Answer:
         text, related = self.builder.abstention(retrieval, note)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .keywords import new_jieba
 from .lexicon import lexicon, rule
-from .retrieval import asking_part, normalize_query, years_in
+from .retrieval import asking_part, normalize_query, to_simplified, years_in
 
 _TOPIC_POS = frozenset("njls")  # nouns, set phrases and place words (高中) name topics; verbs (参加) and adverbs (根本) do not
 _TITLE_POS = frozenset({"n", "nz", "vn", "l", "j"})
@@ -35,6 +35,17 @@ def _is_content(word: str, flag: str) -> bool:
 def is_question(text: str) -> bool:
     """Whether ``text`` asks something (谢谢 / 👍 / 好的 do not)."""
     return bool(rule("interrogative").search(text)) or any(c in text for c in "?？呢吗")
+
+
+def is_pleasantry(text: str) -> bool:
+    """谢谢, 好的, 你好: a message that asks nothing and says nothing of a topic (普惠性的那种 says which kind)."""
+    plain = re.sub(r"\s+", " ", to_simplified(text)).strip().lower()
+    return bool(rule("chat.thanks").match(plain) or rule("chat.hello").match(plain) or not re.search(r"\w", plain))
+
+
+def _asks_nothing(text: str) -> bool:
+    """谢谢, 好的, an emoji: no question, and too short to hold one."""
+    return not is_question(text) and len(re.findall(r"\w", text)) <= 6
 
 
 def _pos_tokenizer(base: Any) -> Any:
@@ -109,9 +120,11 @@ class Rewriter:
 
     def _rewrite(self, question: str, history: Sequence[str]) -> tuple[str, bool]:
         q = normalize_query(question)
-        if not history or (not is_question(q) and len(re.findall(r"\w", q)) <= 6):
+        if not history or _asks_nothing(q):
             return q, False  # 谢谢 or an emoji never glues onto the last turn
-        prev = normalize_query(history[-1]).rstrip("？?。 ")
+        prev = self._previous(history)
+        if not prev:
+            return q, False
         if (m := rule("follow.pronoun").match(q)) is not None:  # 它是第几届 / 还有别的吗
             return self.topic(prev) + q[m.end() :], True
         # 那幼儿园呢 / 小学呢 swap the topic; 学校食堂安全怎么样 asks afresh.
@@ -127,6 +140,14 @@ class Rewriter:
         if not terms or self._continues(terms, prev, rest):
             return f"{self.topic(prev)}，{rest}", True
         return q, False
+
+    def _previous(self, history: Sequence[str]) -> str:
+        """The last turn that asked something, as it was understood: 要带哪些材料 after 一年级怎么报名 is 一年级…要带哪些材料,
+        so that 民办的呢 then keeps 一年级. A 谢谢 in between is passed over."""
+        for i in range(len(history) - 1, -1, -1):
+            if not is_pleasantry(history[i]):
+                return self._rewrite(history[i], history[:i])[0].rstrip("？?。 ")
+        return ""
 
     def _continues(self, terms: Sequence[str], prev: str, rest: str) -> bool:
         """管理网络是几级的 after 特殊教育: its terms are all in the unit that answered the last turn,

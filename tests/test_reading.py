@@ -276,3 +276,17 @@ def test_a_word_that_sets_one_document_apart_names_a_topic(tmp_path):
     assert library.read("那要带什么材料？", ["家庭经济困难学生资助怎么申请？"]).used_history  # no topic of its own
     alone = PolicyQA(Index.build([NOTICE], emb), emb, settings=HASH_SETTINGS)
     assert alone.rewriter._title_terms == frozenset()  # one document's title sets nothing apart
+
+
+@pytest.mark.parametrize(
+    "history, question, standalone",
+    [
+        # the last turn was itself a follow-up: it is read with its own history first (it had been 那中学呢 alone)
+        (["今年计划建几所小学？", "那幼儿园呢？"], "那中学呢？", "今年计划建几所中学?"),
+        # a 谢谢 in between is passed over (it had been 谢谢具体什么时候)
+        (["社区教育展示周今年办吗？", "谢谢"], "具体什么时候？", "社区教育展示周今年办具体什么时候?"),
+    ],
+)
+def test_a_follow_up_reads_the_last_question_as_it_was_understood(qa: PolicyQA, history: list[str], question: str, standalone: str):
+    reading = qa.read(question, history)
+    assert reading.used_history and reading.standalone == standalone
