@@ -230,7 +230,7 @@ class QuestionReader:
             dense_text=f"{normalize_query(question)} {standalone}" if english else standalone,
             relative_words=tuple(rel.word for rel, _ in relative_offsets(standalone)),
             relative=tuple(rel.offset for rel, _ in relative_offsets(standalone)),
-            judged=None if english or scope.opinion else self._judged(standalone),
+            judged=None if english or scope.opinion else self._judged(normalize_query(text)),  # its own words, not the last turn's
         )
 
     def _judged(self, text: str) -> Judgement | None:

@@ -228,6 +228,8 @@ def test_a_judgement_the_text_leaves_open_is_said_before_the_figure(qa: PolicyQA
     assert answer.answer.startswith(answer.summary)  # said in the answer itself, not only in the JSON
     plain = qa.ask("东丽区今年新增多少幼儿园学位？")
     assert "没有说明" not in plain.summary and not plain.answer.startswith(plain.summary)
+    moved_on = qa.read("那老师招聘呢？", ["东丽区今年幼儿园学位够不够？"])  # a judgement is the asker's own, not the last turn's
+    assert moved_on.used_history and moved_on.judged is None
 
 
 @pytest.mark.parametrize(
