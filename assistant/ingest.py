@@ -260,6 +260,7 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | No
     existing = _existing(corpus_dir)
     hashes = {file_sha256(f): f for f in existing}
     stems = {f.stem for f in existing}
+    texts: dict[Path, _Content | None] = {}  # parsed only when a file that is new byte for byte needs comparing
     results: list[IngestResult] = []
     for i, raw in enumerate(paths):
         path = Path(raw)
@@ -272,12 +273,39 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | No
             same = hashes[upload.sha256]
             results.append(IngestResult(path, Status.SKIPPED, f"{upload.name}: identical to {same.name} already in the corpus", same.stem, same))
             continue
+        mine = _content(upload.path)
+        texts.update((f, _content(f)) for f in existing if f not in texts)
+        twin = next((f for f, theirs in texts.items() if mine and theirs and _same_document(mine, theirs)), None)
+        if twin is not None:
+            message = f"{upload.name}: the same text as {twin.name} already in the corpus (one document in two formats); remove {twin.stem} first to replace it"
+            results.append(IngestResult(path, Status.SKIPPED, message, twin.stem, twin))
+            continue
         result = _add(upload, corpus_dir, stems)
         if result.status is Status.ADDED and result.stored is not None:
             hashes[upload.sha256] = result.stored
+            texts[result.stored] = mine
             stems.add(result.stored.stem)
         results.append(result)
     return results
+
+
+_Content = tuple[str, frozenset[str]]
+
+
+def _content(path: Path) -> _Content | None:
+    """A document's title and its units' texts without layout (spaces, full-width forms), or None if it cannot be read."""
+    try:
+        _, doc = load(path)
+    except ParseError:
+        return None
+    body = [u for u in doc.tree if u.kind not in (UnitKind.HEADER, UnitKind.SIGNOFF)]
+    return doc.title, frozenset(re.sub(r"\s+", "", unicodedata.normalize("NFKC", u.text)) for u in body)
+
+
+def _same_document(a: _Content, b: _Content) -> bool:
+    """One document in two formats: a .docx and the .pdf printed from it differ in layout only. A revision, even of
+    one unit, is a document of its own (and is added)."""
+    return bool(a[1]) and a == b
 
 
 def _add(upload: Upload, corpus_dir: Path, stems: set[str]) -> IngestResult:

@@ -138,6 +138,20 @@ def test_ingest_copies_skips_identical_and_renames_clashes(tmp_path: Path):
     assert not (corpus / "broken.docx").exists() and not list(corpus.glob(".*tmp*"))
 
 
+def test_one_document_in_another_format_is_not_added_twice(tmp_path: Path):
+    # A bureau posts a notice as .docx and as .pdf; both in the corpus, every answer would cite each quote twice.
+    corpus = tmp_path / "corpus"
+    text = MEASURES.read_text(encoding="utf-8")
+    docx = render.to_docx(text, tmp_path / "measures.docx")
+    page = render.to_html(text, tmp_path / "measures.html")
+    results = ingest([docx, page, PLAN], corpus)
+    assert [r.status for r in results] == [Status.ADDED, Status.SKIPPED, Status.ADDED]
+    assert "the same text as measures.docx" in results[1].message and "remove measures first" in results[1].message
+    revised = tmp_path / "measures-revised.txt"  # a revision, even of one article, is a document of its own
+    revised.write_text(text.replace("2031年9月1日", "2032年1月1日"), encoding="utf-8")
+    assert "2031年9月1日" in text and ingest([revised], corpus)[0].status is Status.ADDED
+
+
 def test_documents_and_remove(tmp_path: Path):
     corpus = tmp_path / "corpus"
     ingest([PLAN, MEASURES], corpus)
