@@ -53,7 +53,7 @@ from .vectors import EXACT_KINDS, IndexKind, apply_search_params, build_vector_i
 logger = logging.getLogger(__name__)
 
 #: Bump when the on-disk layout or the parsing/chunking rules change.
-FORMAT_VERSION = 8  # 8: an empty table cell adds no bare column name (parsing.structure); 7: decimal outlines, 【】 and format-marked headings, tables of names and values, lists under one heading as items (parsing.structure); 6: a list item is also chunked under its lead-in (chunking.chunk_document);  5: units are also chunked under their document's title (chunking.titled_chunks)
+FORMAT_VERSION = 8  # 8: an empty table cell adds no bare column name (parsing.structure), a page's CMS box is its article, a hard-wrapped .txt is joined, a 红头 row in a Word table is front matter (parsing.readers); 7: decimal outlines, 【】 and format-marked headings, tables of names and values, lists under one heading as items (parsing.structure); 6: a list item is also chunked under its lead-in (chunking.chunk_document);  5: units are also chunked under their document's title (chunking.titled_chunks)
 #: Completed builds kept beside the current one (the current and the one before it).
 KEEP_BUILDS = 2
 #: ``POLICYQA_NO_REBUILD=1`` makes :func:`load_or_build` refuse to build (the CLI's ``--no-rebuild``).

@@ -185,6 +185,28 @@ def test_text_that_only_looks_like_markdown_is_kept(line: str):
     assert plain(line) == line
 
 
+def test_a_red_header_laid_out_in_a_word_table_is_front_matter(tmp_path: Path):
+    # Word 红头 files put 文号 | 签发人 in a borderless one-row table above the title: it was read as a table row,
+    # the title was lost (the document was titled by its file name) and the front lines became loose paragraphs.
+    import docx
+
+    body = ["青禾区教育局关于做好2032年暑期学生安全工作的通知", "各中小学校：", "为确保学生暑期安全，现将有关事项通知如下。",
+            "一、加强防溺水教育", "各学校要在放假前开展一次防溺水专题教育。", "青禾区教育局", "2032年6月28日"]  # fmt: skip
+    word = docx.Document()
+    word.add_paragraph("青禾区教育局文件")
+    row = word.add_table(rows=1, cols=2).rows[0].cells
+    row[0].text, row[1].text = "青教发〔2032〕3号", "签发人：张三"
+    for line in body:
+        word.add_paragraph(line)
+    word.save(str(tmp_path / "notice.docx"))
+    text = tmp_path / "notice.txt"
+    text.write_text("\n".join(["青禾区教育局文件", "青教发〔2032〕3号", "签发人：张三", *body]) + "\n", encoding="utf-8")
+    for doc in (parse_file(tmp_path / "notice.docx"), parse_file(text)):
+        assert doc.title == body[0] and doc.doc_number == "青教发〔2032〕3号" and doc.issuer == "青禾区教育局"
+        assert [u.section for u in doc.units] == ["标题", "总体要求", "一、", "落款"]
+    assert _units(tmp_path / "notice.docx") == _units(text)
+
+
 def test_docx_auto_numbering_is_written_out(rendered):
     import docx
 

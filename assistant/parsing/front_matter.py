@@ -86,13 +86,17 @@ def is_sentence(line: str) -> bool:
     return bool(_SENTENCE.search(line))
 
 
+#: A red header's handling lines beside the 文号: who signed it off, its urgency and classification.
+_HANDLING = re.compile(r"^(?:签发人|签发|密级|紧急程度)\s*[:：]|^(?:特急|加急|急件|特提|平急|机密|秘密)(?:★.*)?$")
+
+
 def _title_lines(head: list[str]) -> list[str]:
     """The leading lines that make up a title: before any sentence, date, 发文字号 or recipients line."""
     out: list[str] = []
     for line in head:
         if is_sentence(line) or DATE_LINE.match(line) or RELEASE_LINE.match(line) or line.endswith(("：", ":")) or len(line) > 60:
             break
-        if DOC_NUMBER.search(line) or line.endswith("文件") or re.match(r"^\d{4}年\d{1,2}月\d{1,2}日", line):
+        if DOC_NUMBER.search(line) or line.endswith("文件") or re.match(r"^\d{4}年\d{1,2}月\d{1,2}日", line) or _HANDLING.match(line):
             if out:
                 break
             continue  # a red-header line above the title

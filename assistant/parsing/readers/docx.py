@@ -111,25 +111,35 @@ def _num_pr(paragraph: Any) -> tuple[str, int] | None:
     return None
 
 
-def _table_lines(table: Any) -> list[Line]:
+def _table_lines(table: Any, at_top: bool) -> list[Line]:
+    rows = [_row_cells(row) for row in table.rows]
+    rows = [cells for cells in rows if any(cells)]
+    if (at_top and len(rows) == 1) or all(sum(1 for c in cells if c) <= 1 for cells in rows):
+        # A table that only lays out text (a 红头's 文号 | 签发人 row above the title, a boxed note): its cells are
+        # lines, so the 文号 and the title below it are read as the document's front matter, not as a table row.
+        return [Line(t) for cells in rows for c in cells if c for t in c.split("\n") if t]
     out: list[Line] = []
     header: tuple[str, ...] = ()
-    for r, row in enumerate(table.rows):
-        cells: list[str] = []
-        seen: set[int] = set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:
-                continue  # a merged cell is listed once per grid column it spans
-            seen.add(id(cell._tc))
-            cells.append(" ".join(clean(t) for t in cell.text.splitlines() if clean(t)))
-        if not any(cells):
-            continue
+    for r, cells in enumerate(rows):
+        cells = [c.replace("\n", " ") for c in cells]
         if r == 0 or not header:
             header = tuple(cells)
             out.append(Line(" ".join(c for c in cells if c), header, ()))
         else:
             out.append(Line(" ".join(c for c in cells if c), tuple(cells), header))
     return out
+
+
+def _row_cells(row: Any) -> list[str]:
+    """A row's cells, a merged cell once (it is listed once per grid column it spans), each cell's lines kept apart."""
+    cells: list[str] = []
+    seen: set[int] = set()
+    for cell in row.cells:
+        if id(cell._tc) in seen:
+            continue
+        seen.add(id(cell._tc))
+        cells.append("\n".join(clean(t) for t in cell.text.splitlines() if clean(t)))
+    return cells
 
 
 def _heading_level(paragraph: Any) -> int:
@@ -149,7 +159,8 @@ def read(path: Path) -> Source:
     lines: list[Line] = []
     for element in document.element.body.iterchildren():
         if element.tag == f"{_W}tbl":
-            lines += _table_lines(Table(element, document))
+            # at most the issuer's 文件 line above it: the head of a 红头 document
+            lines += _table_lines(Table(element, document), at_top=sum(1 for line in lines if line.text) <= 1)
         elif element.tag == f"{_W}p":
             paragraph = Paragraph(element, document)
             num = _num_pr(paragraph)
