@@ -14,11 +14,12 @@ import numpy as np
 
 from .keywords import new_jieba
 from .lexicon import lexicon, rule
+from .parsing.front_matter import GENRES
 from .retrieval import asking_part, normalize_query, to_simplified, years_in
 
 _TOPIC_POS = frozenset("njls")  # nouns, set phrases and place words (高中) name topics; verbs (参加) and adverbs (根本) do not
 _TITLE_POS = frozenset({"n", "nz", "vn", "l", "j"})
-_TITLE_GENRE = re.compile(r"方案|办法|通知|意见|要点|细则|规定|决定|计划|规划|条例|纲要|标准|措施|公告|管理|工作")
+_TITLE_GENRE = re.compile(rf"{GENRES}|管理|工作")  # 实施方案, 管理办法, 工作要点: what kind of text, not what about
 _VERBAL_NOUN = "vn"  # 监控, 督导: a verb used as a noun names a topic too (only a specific one counts, as for nouns)
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
@@ -212,7 +213,7 @@ class Rewriter:
 
     def _own_title_words(self, documents: Sequence[tuple[str, Sequence[str]]]) -> frozenset[str]:
         """Words that set one document apart (校车, 资助, 轮岗): nouns of its title that most units holding them are its
-        own. A single document's title sets nothing apart; 教育局 and 服务 are in every document."""
+        own. A single document's title sets nothing apart, and 教育局 is in every document."""
         if len(documents) < 2:
             return frozenset()
         # Nouns as jieba cuts a title plainly (the corpus's terms would keep a whole title as one word); a title's place,

@@ -114,7 +114,9 @@ def _red_header(head: list[str]) -> int:
 
 
 #: How the title of a policy ends: its genre (方案, 办法, …), so a line ending so is a title, not an issuer.
-_GENRE_END = re.compile(r"(?:方案|办法|通知|意见|要点|细则|规定|决定|计划|规划|条例|纲要|标准|措施|公告|通报|说明|指南)》?$")
+#: The genres a policy's title ends with (实施方案, 管理办法): no issuer, and no topic of the document's own.
+GENRES = "方案|办法|通知|意见|要点|细则|规定|决定|计划|规划|条例|纲要|标准|措施|公告|通报|说明|指南"
+_GENRE_END = re.compile(rf"(?:{GENRES})》?$")
 
 
 def read_front(head: list[str], meta: dict[str, str], tail: list[str], fallback: str) -> FrontMatter:
