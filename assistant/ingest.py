@@ -18,7 +18,7 @@ import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import partial
 from pathlib import Path
@@ -331,7 +331,23 @@ def previews(paths: Sequence[Path]) -> list[Preview]:
         files = corpus_files([Path(p) for p in paths])
     except FileNotFoundError:
         return []
-    return [preview(f) for f in files]
+    return _warn_twins(files, [preview(f) for f in files])
+
+
+def _warn_twins(files: Sequence[Path], found: list[Preview]) -> list[Preview]:
+    """A file put in the corpus folder by hand next to the same text in another format (ingest skips those) is named:
+    every answer from it is cited twice."""
+    seen: dict[_Content, Path] = {}
+    out: list[Preview] = []
+    for path, p in zip(files, found):
+        mine = _content(path) if not p.error else None
+        if mine and mine[1] and (twin := seen.get(mine)) is not None:
+            note = f"the same text as {twin.name} (one document in two formats): its answers are cited twice; remove one with `policyqa remove {path.stem}`"
+            p = replace(p, warnings=(*p.warnings, note))
+        elif mine:
+            seen[mine] = path
+        out.append(p)
+    return out
 
 
 def remove(doc_id: str, corpus_dir: Path) -> Path:

@@ -22,6 +22,7 @@ from assistant.ingest import (
     documents,
     ingest,
     preview,
+    previews,
     remove,
     safe_name,
 )
@@ -150,6 +151,12 @@ def test_one_document_in_another_format_is_not_added_twice(tmp_path: Path):
     revised = tmp_path / "measures-revised.txt"  # a revision, even of one article, is a document of its own
     revised.write_text(text.replace("2031年9月1日", "2032年1月1日"), encoding="utf-8")
     assert "2031年9月1日" in text and ingest([revised], corpus)[0].status is Status.ADDED
+    by_hand = tmp_path / "by-hand"  # copied into the folder, not ingested: named in the build's per-file summary
+    by_hand.mkdir()
+    for path in (docx, page):
+        (by_hand / path.name).write_bytes(path.read_bytes())
+    first, second = previews([by_hand])
+    assert not any("same text" in w for w in first.warnings) and "the same text as measures.docx" in second.summary()
 
 
 def test_documents_and_remove(tmp_path: Path):
@@ -241,8 +248,6 @@ def test_dry_run_copies_nothing(tmp_path: Path, capsys):
 
 
 def test_previews_summarise_a_build(tmp_path: Path):
-    from assistant.ingest import previews
-
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4")
     found = previews([PLAN, tmp_path])
     assert [p.source for p in found] == ["broken.pdf", "qinghe-admission-plan.txt"]
