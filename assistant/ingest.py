@@ -134,15 +134,23 @@ def preview_document(doc: Document, lines_total: int, lines_covered: int) -> Pre
     )
 
 
+_Content = tuple[str, frozenset[str]]  # a document's title and its units' texts without layout
+
+
 def preview(path: Path) -> Preview:
     """Parse ``path`` and say what was found; a file that cannot be parsed gets a Preview with ``error`` set."""
+    return _parsed(path)[0]
+
+
+def _parsed(path: Path) -> tuple[Preview, _Content | None]:
+    """The preview of ``path`` and its content (to tell one document in two formats), from one parse."""
     path = Path(path)
     try:
         source, doc = load(path)
     except ParseError as exc:
-        return Preview(path.stem, path.name, error=str(exc))
+        return Preview(path.stem, path.name, error=str(exc)), None
     total = sum(1 for line in source.lines if line.text.strip())
-    return preview_document(doc, total, round(coverage(doc, source.lines) * total))
+    return preview_document(doc, total, round(coverage(doc, source.lines) * total)), _content(doc)
 
 
 # -- upload checks -------------------------------------------------------------------------------
@@ -273,14 +281,14 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | No
             same = hashes[upload.sha256]
             results.append(IngestResult(path, Status.SKIPPED, f"{upload.name}: identical to {same.name} already in the corpus", same.stem, same))
             continue
-        mine = _content(upload.path)
-        texts.update((f, _content(f)) for f in existing if f not in texts)
+        found, mine = _parsed(upload.path)
+        texts.update((f, _parsed(f)[1]) for f in existing if f not in texts)
         twin = next((f for f, theirs in texts.items() if mine and theirs and _same_document(mine, theirs)), None)
         if twin is not None:
             message = f"{upload.name}: the same text as {twin.name} already in the corpus (one document in two formats); remove {twin.stem} first to replace it"
             results.append(IngestResult(path, Status.SKIPPED, message, twin.stem, twin))
             continue
-        result = _add(upload, corpus_dir, stems)
+        result = _add(upload, found, corpus_dir, stems)
         if result.status is Status.ADDED and result.stored is not None:
             hashes[upload.sha256] = result.stored
             texts[result.stored] = mine
@@ -289,15 +297,8 @@ def ingest(paths: Sequence[Path], corpus_dir: Path, *, names: Sequence[str] | No
     return results
 
 
-_Content = tuple[str, frozenset[str]]
-
-
-def _content(path: Path) -> _Content | None:
-    """A document's title and its units' texts without layout (spaces, full-width forms), or None if it cannot be read."""
-    try:
-        _, doc = load(path)
-    except ParseError:
-        return None
+def _content(doc: Document) -> _Content:
+    """A document's title and its units' texts without layout (spaces, full-width forms)."""
     body = [u for u in doc.tree if u.kind not in (UnitKind.HEADER, UnitKind.SIGNOFF)]
     return doc.title, frozenset(re.sub(r"\s+", "", unicodedata.normalize("NFKC", u.text)) for u in body)
 
@@ -308,9 +309,8 @@ def _same_document(a: _Content, b: _Content) -> bool:
     return bool(a[1]) and a == b
 
 
-def _add(upload: Upload, corpus_dir: Path, stems: set[str]) -> IngestResult:
+def _add(upload: Upload, found: Preview, corpus_dir: Path, stems: set[str]) -> IngestResult:
     stored = corpus_dir / _free_name(upload.name, stems)
-    found = preview(upload.path)
     if found.error:
         return IngestResult(upload.path, Status.FAILED, found.error, preview=found)
     _copy_atomic(upload.path, stored)
@@ -331,16 +331,15 @@ def previews(paths: Sequence[Path]) -> list[Preview]:
         files = corpus_files([Path(p) for p in paths])
     except FileNotFoundError:
         return []
-    return _warn_twins(files, [preview(f) for f in files])
+    return _warn_twins(files, [_parsed(f) for f in files])
 
 
-def _warn_twins(files: Sequence[Path], found: list[Preview]) -> list[Preview]:
+def _warn_twins(files: Sequence[Path], parsed: list[tuple[Preview, _Content | None]]) -> list[Preview]:
     """A file put in the corpus folder by hand next to the same text in another format (ingest skips those) is named:
     every answer from it is cited twice."""
     seen: dict[_Content, Path] = {}
     out: list[Preview] = []
-    for path, p in zip(files, found):
-        mine = _content(path) if not p.error else None
+    for path, (p, mine) in zip(files, parsed):
         if mine and mine[1] and (twin := seen.get(mine)) is not None:
             note = f"the same text as {twin.name} (one document in two formats): its answers are cited twice; remove one with `policyqa remove {path.stem}`"
             p = replace(p, warnings=(*p.warnings, note))

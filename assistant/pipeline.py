@@ -16,9 +16,9 @@ from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
 from .memory import Memory, Vote, load_memory
 from .parsing import Document
-from .questions import conjunct_questions, is_pleasantry
+from .questions import conjunct_questions, is_pleasantry, plain_message
 from .reading import Language, QuestionReader, Reading, stages
-from .retrieval import Hit, Mode, Retrieval, Retriever, asking_sentences, questions_asked, to_simplified
+from .retrieval import Hit, Mode, Retrieval, Retriever, asking_sentences, questions_asked
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,10 @@ class PolicyQA:
         self.builder = AnswerBuilder(index, settings)
         titles = {d.doc_id: d.title for d in index.documents}
         units = [u.text for _, u in index.units.values()]
-        documents = [(d.title, [u.text for doc, u in index.units.values() if doc.doc_id == d.doc_id]) for d in index.documents]
+        by_doc: dict[str, list[str]] = {d.doc_id: [] for d in index.documents}
+        for doc, unit in index.units.values():
+            by_doc[doc.doc_id].append(unit.text)
+        documents = [(d.title, by_doc[d.doc_id]) for d in index.documents]
         self.reader = QuestionReader(
             index.keywords.tokenizer, embedder, units, titles, settings.specific_units, self._answer_units, index.keywords.doc_freq, documents
         )
@@ -122,7 +125,7 @@ class PolicyQA:
         quote, and no list of 'closest' points, which would read as an answer to a question nobody asked."""
         if not is_pleasantry(q):
             return ""
-        text = re.sub(r"\s+", " ", to_simplified(q)).strip().lower()  # 你好 is no filler to strip here
+        text = plain_message(q)
         english = text.isascii()  # Hi! / Thanks: too short for is_english, and nothing else answers in English
         if rule("chat.hello").match(text):
             n = len(self.index.documents)

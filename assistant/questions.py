@@ -20,6 +20,7 @@ from .retrieval import asking_part, normalize_query, to_simplified, years_in
 _TOPIC_POS = frozenset("njls")  # nouns, set phrases and place words (高中) name topics; verbs (参加) and adverbs (根本) do not
 _TITLE_POS = frozenset({"n", "nz", "vn", "l", "j"})
 _TITLE_GENRE = re.compile(rf"{GENRES}|管理|工作")  # 实施方案, 管理办法, 工作要点: what kind of text, not what about
+_CHAIN = 2  # how many turns before the last one it is read with
 _VERBAL_NOUN = "vn"  # 监控, 督导: a verb used as a noun names a topic too (only a specific one counts, as for nouns)
 _CONTENT_POS = frozenset("nvalji")  # jieba POS initials of content words; numbers, pronouns, particles split phrases
 
@@ -38,9 +39,14 @@ def is_question(text: str) -> bool:
     return bool(rule("interrogative").search(text)) or any(c in text for c in "?？呢吗")
 
 
+def plain_message(text: str) -> str:
+    """A chat message as the chat.* rules read it: simplified, lower case, single spaces (你好 is no filler to strip)."""
+    return re.sub(r"\s+", " ", to_simplified(text)).strip().lower()
+
+
 def is_pleasantry(text: str) -> bool:
     """谢谢, 好的, 你好: a message that asks nothing and says nothing of a topic (普惠性的那种 says which kind)."""
-    plain = re.sub(r"\s+", " ", to_simplified(text)).strip().lower()
+    plain = plain_message(text)
     return bool(rule("chat.thanks").match(plain) or rule("chat.hello").match(plain) or not re.search(r"\w", plain))
 
 
@@ -144,10 +150,11 @@ class Rewriter:
 
     def _previous(self, history: Sequence[str]) -> str:
         """The last turn that asked something, as it was understood: 要带哪些材料 after 一年级怎么报名 is 一年级…要带哪些材料,
-        so that 民办的呢 then keeps 一年级. A 谢谢 in between is passed over."""
+        so that 民办的呢 then keeps 一年级. A 谢谢 in between is passed over. It is read with the two turns before it at
+        most, so a long chat costs a few readings per question, not one per turn."""
         for i in range(len(history) - 1, -1, -1):
             if not is_pleasantry(history[i]):
-                return self._rewrite(history[i], history[:i])[0].rstrip("？?。 ")
+                return self._rewrite(history[i], history[max(0, i - _CHAIN) : i])[0].rstrip("？?。 ")
         return ""
 
     def _continues(self, terms: Sequence[str], prev: str, rest: str) -> bool:

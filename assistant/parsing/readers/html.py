@@ -101,7 +101,6 @@ def _lost_title(tree: Any) -> str:
     return next((text for h in tree.iter("h1") if (text := clean(h.text_content()))), "")
 
 
-_TEXT_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "ol", "ul", "table")
 _CHROME = frozenset({"nav", "header", "footer", "aside"})
 
 
@@ -110,6 +109,7 @@ def _outside_chrome(element: Any) -> bool:
 
 
 _BLOCKS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table"})
+_TEXT_BLOCKS = tuple(sorted(_BLOCKS - {"div"}))  # what holds a page's text (a div only lays it out)
 _TABLE_PARTS = ("tbody", "thead", "tfoot", "tr", "td", "th")
 
 
