@@ -74,6 +74,10 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         return [t for t in self._jieba.lcut_for_search(text.lower()) if t.strip() and re.search(r"\w", t) and t not in lexicon().stopwords]
 
+    def coined(self, word: str) -> bool:
+        """A word jieba's HMM made up of characters its dictionary does not join (师德 + 有 → 师德有, 最多 + 能 → 最多能)."""
+        return self._jieba.FREQ.get(word.lower(), 0) == 0
+
     def expand(self, text: str) -> list[str]:
         """Tokens of the policy terms that colloquial phrases in ``text`` stand for."""
         terms = " ".join(lexicon().expansions(text))

@@ -169,7 +169,7 @@ class PolicyQA:
 
     def signals(self, reading: Reading, ev: Evidence) -> Signals:
         """The evidence signals of this decision, as scripts/fit_abstention.py records them to fit a learned one."""
-        return signals(reading, ev, self.index.keywords.tokenizer, self.index.keywords.doc_freq)
+        return signals(reading, ev, self.retriever.words, self.index.keywords.doc_freq)
 
     def _by_rules(self, reading: Reading, ev: Evidence, missing: Asked | None, quote: str) -> tuple[Coverage, Asked | None, str]:
         """The hand-set thresholds of settings.tsv: enough coverage or a close enough embedding."""
@@ -197,7 +197,7 @@ class PolicyQA:
         known = self.index.keywords.doc_freq
         # A place name (东丽区) says where, not what about: 明天东丽区会下雨吗 shares no word with the notice.
         places = "".join(reading.scope.places) + "".join(w for w, f in self.rewriter.pos_cut(reading.standalone) if f.startswith("ns"))
-        words = [t for t in self.index.keywords.tokenizer(reading.standalone) if len(t) > 1 and t not in places]
+        words = [t for t in self.retriever.words(reading.standalone) if len(t) > 1 and t not in places]
         return bool(reading.expansions) or any(t in known for t in words)
 
     def _select(self, reading: Reading, retrieval: Retrieval) -> list[Selection]:

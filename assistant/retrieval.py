@@ -210,16 +210,31 @@ class Retriever:
         self._doc_year = {d.doc_id: d.year for d in index.documents}
         self._chunk_doc_year = np.asarray([self._doc_year.get(c.doc_id) or 0 for c in index.chunks])
         self._chunk_texts = [c.text for c in index.chunks[: self._plain]]
+        self._all_text = "\n".join(self._chunk_texts)
 
     def tokens(self, reading: Reading) -> tuple[str, ...]:
         """Keyword tokens: the question's, its colloquial words' policy terms, and the text's whole terms for short forms."""
         tokenizer = self.index.keywords.tokenizer
-        words = tokenizer(reading.standalone)
+        words = self.words(reading.standalone)
         # 研学 or 素拓 alone is no indexed token, only part of the text's whole terms (研学实践教育活动).
         known = self.index.keywords.doc_freq
         partial = [term for w in words if len(w) > 1 and w not in known for term in tokenizer.terms if w in term]
         expansion = tokenizer(" ".join(reading.expansions)) if reading.expansions else []
         return tuple(t for t in dict.fromkeys([*words, *expansion, *tokenizer(" ".join(partial))]) if t not in self._title_tokens)
+
+    def words(self, text: str) -> list[str]:
+        """The keyword tokens of ``text``, where a word jieba coined by gluing a word to the next character (师德有,
+        最多能), which no text holds, is cut back to its longest part a text does hold (师德) and the rest, if 2+ characters."""
+        return [part for word in self.index.keywords.tokenizer(text) for part in self._recut(word)]
+
+    def _recut(self, word: str) -> list[str]:
+        if len(word) < 3 or word in self._all_text or not _CJK.fullmatch(word) or not self.index.keywords.tokenizer.coined(word):
+            return [word]
+        for n in range(len(word) - 1, 1, -1):
+            for part, rest in ((word[:n], word[n:]), (word[-n:], word[:-n])):
+                if part in self._all_text:
+                    return [part, rest] if len(rest) > 1 else [part]
+        return [word]
 
     def translated(self, reading: Reading) -> frozenset[str]:
         """Tokens of the question's colloquial phrases that no indexed text uses (要钱, 回扣): no quote can hold
@@ -314,7 +329,7 @@ class Retriever:
         if w <= 0 or reading.asking == reading.standalone:
             return self._padded(scores)
         tokenizer = self.index.keywords.tokenizer
-        asked = set(tokenizer(reading.asking)) | set(tokenizer(" ".join(reading.expansions)))
+        asked = set(self.words(reading.asking)) | set(tokenizer(" ".join(reading.expansions)))
         part = [t for t in tokens if t in asked]
         if not part:
             return self._padded(scores)

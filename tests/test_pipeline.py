@@ -242,6 +242,22 @@ def test_a_short_form_finds_the_texts_whole_term(qa: PolicyQA):
     assert "研学实践教育活动" in qa.retriever.search(qa.read("学校组织研学是玩还是学？")).tokens
 
 
+def test_a_word_the_segmenter_glued_to_the_next_character_is_cut_back(qa: PolicyQA):
+    # jieba's HMM makes 师德有 and 那师德 of characters its dictionary does not join; no text holds them, every text's 师德 is lost.
+    assert qa.index.keywords.tokenizer("师德有啥新规定")[0] == "师德有"
+    assert qa.retriever.search(qa.read("师德有啥新规定")).tokens[0] == "师德"
+    assert "那师德" in qa.index.keywords.tokenizer("那师德方面有没有负面清单")
+    assert "师德" in qa.retriever.words("那师德方面有没有负面清单") and "那师德" not in qa.retriever.words("那师德方面有没有负面清单")
+    # A word of the dictionary, or one no text holds any part of, stays as it is.
+    assert qa.retriever.words("驾驶证") == qa.index.keywords.tokenizer("驾驶证")
+    assert qa.retriever.words("甲乙丙丁戊") == qa.index.keywords.tokenizer("甲乙丙丁戊")
+
+
+def test_a_topic_glued_to_the_next_character_is_still_answered(real_qa):
+    answer = real_qa.ask("师德有啥新规定")
+    assert not answer.abstained and answer.citations[0].point == 16
+
+
 @pytest.mark.parametrize(
     "question,parts",
     [
