@@ -62,6 +62,16 @@ def test_a_topic_no_text_names_is_still_a_topic_of_its_own(qa: PolicyQA, questio
     assert not r.used_history and r.standalone == normalize_query(question)
 
 
+@pytest.mark.parametrize("history", [["学生每天锻炼多长时间？"], ["学生每天锻炼多长时间？", "体育课呢？"]])
+def test_a_topic_a_time_word_qualifies_is_a_topic_of_its_own(qa: PolicyQA, history: list[str]):
+    # jieba tags 课后 a time word, which split 课后服务 out of the question's topics: it was read as 体育课…课后服务到几点.
+    r = qa.read("课后服务到几点？", history)
+    assert not r.used_history and r.standalone == "课后服务到几点?"
+    # A time word before a topic the texts hold whole still leaves that topic (今年 + 教师培训).
+    assert not qa.read("今年教师培训有什么安排？", history).used_history
+    assert qa.read("几点结束？", ["课后服务有什么要求？"]).used_history
+
+
 @pytest.mark.parametrize(
     "question",
     ["获奖的有多少奖金？", "具体地址在哪？", "报名网址是什么？", "学费是多少？", "在哪个场馆比啊"],
