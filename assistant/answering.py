@@ -444,6 +444,9 @@ def _join(sentences: tuple[str, ...], idx: tuple[int, ...]) -> str:
 _CLOSED = tuple("。！？!?；;：:，,、…”’\"'）)》】")
 
 
+_FIGURE = re.compile(rf"\d|[{CN_NUM}]+[个所名元%]")
+
+
 def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], focus: str = "") -> str:
     """The part of the quote that answers: from the clause holding the asked fact (or the word judged, or most of
     the question's words) to the end of its sentence, at most three clauses (对报名人数超过招生计划的，实行电脑摇号随机录取)."""
@@ -457,7 +460,9 @@ def lead_clause(quote: str, facts: tuple[Asked, ...], tokens: tuple[str, ...], f
     def score(span: tuple[int, int]) -> tuple[bool, bool, int, int]:
         clause = sentences[span[0]][span[1]]
         words = sum(len(t) for t in tokens if len(t) > 1 and t in clause)
-        return (bool(facts) and facts_in(facts, clause), bool(focus) and focus in clause, words, -spans.index(span))
+        # A judgement (学位够不够) is of a figure: its word leads only where the clause gives one (规范发展民办幼儿园 gives none).
+        judged = bool(focus) and focus in clause and bool(_FIGURE.search(clause))
+        return (bool(facts) and facts_in(facts, clause), judged, words, -spans.index(span))
 
     i, j = max(spans, key=score)
     return "".join(sentences[i][j : j + 3]).strip().rstrip("，,：:")

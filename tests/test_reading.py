@@ -242,6 +242,17 @@ def test_a_judgement_the_text_leaves_open_is_said_before_the_figure(qa: PolicyQA
     assert moved_on.used_history and moved_on.judged is None
 
 
+def test_a_judgement_leads_with_a_figure_its_word_is_given_by():
+    from assistant.answering import lead_clause
+
+    quote = "2020年新增学前教育学位1530个。实施11所幼儿园提升改造工程。规范发展民办幼儿园，稳步实施分类管理改革。"
+    # 学位够不够: the clause that gives the 学位 a figure leads, though 幼儿园 (also asked) is the longer word elsewhere.
+    assert lead_clause(quote, (), ("幼儿园", "学位"), focus="学位").startswith("2020年新增学前教育学位1530个")
+    # 上幼儿园难不难…名额: 规范发展民办幼儿园 names the word judged but gives no figure; the words asked (学位) lead.
+    unfigured = "2020年新增学前教育学位1530个。规范发展民办幼儿园，稳步实施分类管理改革。"
+    assert lead_clause(unfigured, (), ("幼儿", "幼儿园", "学前", "学前教育", "学位"), focus="幼儿园").startswith("2020年新增")
+
+
 @pytest.mark.parametrize(
     "question, schools",
     [
