@@ -37,7 +37,7 @@ def _is_content(word: str, flag: str) -> bool:
 
 def is_question(text: str) -> bool:
     """Whether ``text`` asks something (谢谢 / 👍 / 好的 do not)."""
-    return bool(rule("interrogative").search(text)) or any(c in text for c in "?？呢吗")
+    return bool(rule("interrogative").search(text) or rule("interrogative.spoken").search(text)) or any(c in text for c in "?？呢吗")
 
 
 def plain_message(text: str) -> str:

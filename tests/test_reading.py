@@ -88,6 +88,13 @@ def test_an_emoji_or_a_thank_you_never_glues_onto_the_last_turn(qa: PolicyQA, me
     assert not r.used_history and "外地" not in r.standalone
 
 
+@pytest.mark.parametrize("question", ["要带啥材料", "咋报名", "找谁"])
+def test_a_short_question_in_spoken_words_is_a_question_that_borrows(qa: PolicyQA, question: str):
+    # 啥, 咋, 谁 and no question mark: it was taken for a message that asks nothing (好的, 👍) and read alone.
+    r = qa.read(question, ["孩子明年上一年级，怎么报名？"])
+    assert r.used_history and "一年级" in r.standalone
+
+
 def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
     r = qa.read("那新来的老师呢？", ["今年教师培训有什么安排？"])
     assert r.used_history and "教师培训" in r.standalone and "新来的老师" in r.standalone
