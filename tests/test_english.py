@@ -43,6 +43,13 @@ def test_glossary_first_then_the_dictionary_then_numbers():
     assert t.translate("Hello there") == "Hello there"  # nothing known: the English is kept for the dense retriever
 
 
+def test_new_schools_are_built_while_new_places_are_added():
+    t = Translator(set(), {})
+    # 新增 pulled "how many new schools" to the point on 新增学位 (1530), not the one building 2所中学、5所小学.
+    assert "建设" in t.translate("How many new middle schools this year?") and "新增" not in t.translate("How many new schools?")
+    assert "新增" in t.translate("How many new places this year?")
+
+
 def test_stopwords_are_function_words():
     assert {"the", "what", "of"} <= lexicon().english_stopwords and "school" not in lexicon().english_stopwords
 
