@@ -228,7 +228,8 @@ class Retriever:
         return [part for word in self.index.keywords.tokenizer(text) for part in self._recut(word)]
 
     def _recut(self, word: str) -> list[str]:
-        if len(word) < 3 or word in self._all_text or not _CJK.fullmatch(word) or not self.index.keywords.tokenizer.coined(word):
+        # The dictionary look-up first: the scan of every text is for the rare coined word only.
+        if len(word) < 3 or not _CJK.fullmatch(word) or not self.index.keywords.tokenizer.coined(word) or word in self._all_text:
             return [word]
         for n in range(len(word) - 1, 1, -1):
             for part, rest in ((word[:n], word[n:]), (word[-n:], word[:-n])):
