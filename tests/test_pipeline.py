@@ -179,6 +179,11 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.FEE), "持续开展校外培训机构专项治理，建立校外培训机构信用管理制度。", False),  # the topic, not its cost
         (Asked(AnswerType.FEE), "落实义务教育生均经费基本标准。", False),  # funding is no charge
         (Asked(AnswerType.FEE), "实施义务教育，不收学费、杂费。", True),
+        (Asked(AnswerType.PLACE), "幼儿园应当每学期在园内显著位置和家长群公示扶持资金收支情况。", True),  # where a notice is posted
+        (Asked(AnswerType.PLACE), "通过“青岚教育”微信公众号发布中招政策解读。", True),
+        (Asked(AnswerType.PLACE), "幼儿园应当每学期公示扶持资金收支情况。", False),
+        (Asked(D), "照管人员应当确认乘车学生已经全部离车后本人方可离车。", True),  # when: the condition it waits for
+        (Asked(D), "照管人员应当确认乘车学生全部离车。", False),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
