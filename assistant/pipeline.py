@@ -204,6 +204,8 @@ class PolicyQA:
         facts = reading.facts
         # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
         if picks := [s for part in reading.sub_questions for s in self._pick(part)]:
+            if (whole := self._answers_all(retrieval, facts)) is not None:
+                picks.insert(0, whole)  # one unit answering every part beats quotes pieced together from several
             merged = self.builder.merge(picks)
             merged[0] = self._each_asked(reading, merged[0])
             return merged
@@ -353,6 +355,16 @@ class PolicyQA:
             if all(f.satisfied_by(sel.quote) for f in alone.facts):
                 extra.append(sel)
         return self.builder.merge([top, *extra])[0]
+
+    def _answers_all(self, retrieval: Retrieval, facts: tuple[Asked, ...]) -> Selection | None:
+        """For 成绩最迟什么时候报？报送前要公示几天？: the whole question's best unit, when its quote holds every fact
+        asked. The document's own year says nothing of when (办好…暨2020年…活动周 does not date the 展示周)."""
+        if len(facts) < 2 or not retrieval.hits:
+            return None
+        whole = self.builder.select(retrieval, retrieval.hits[0], facts)
+        year = self.index.units[whole.hit.unit_key][0].year
+        quote = whole.quote.replace(f"{year}年", "") if year else whole.quote
+        return whole if all(f.satisfied_by(quote) for f in facts) else None
 
     def _pick(self, question: str) -> list[Selection]:
         reading = self.read(question)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant import config
-from assistant.answering import AnswerType, Asked, asked_facts
+from assistant.answering import AnswerType, Asked, Coverage, asked_facts
 from assistant.index import Index
 from assistant.pipeline import InvalidQuestionError, PolicyQA, Settings, validate_question
 from assistant.questions import asked_years, conjunct_questions, sub_questions
@@ -637,6 +637,32 @@ def test_a_lead_in_ending_in_a_colon_gives_way_to_the_item_under_it(tmp_path):
     assert qa.index.units[qa.retriever.search(qa.read(question), k=1).hits[0].unit_key][1].section == "八、（三）"
     answer = qa.ask(question)
     assert answer.citations[0].section.startswith("八、（三）") and "三科成绩之和" in answer.answer
+
+
+@pytest.mark.model
+def test_one_unit_answering_every_part_of_a_question_leads_the_pieces_its_parts_find(tmp_path):
+    """成绩最迟什么时候报？报送前公示几天？: each part alone finds a quote elsewhere (a timetable row, another plan's
+    公示期), but one item gives both the deadline and the days: it answers, in full."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    data = Path(__file__).parent / "data" / "fiction_extra"
+    docs = [data / "qinglan-2021-zhongkao-enrollment-opinions.txt", data / "qinglan-2021-student-aid-plan.txt"]
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build(docs, tmp_path / "idx", embedder), embedder)
+    answer = qa.ask("我是初三班主任，学校的体育过程性评价成绩最迟什么时候报给区里？报送之前要在校内公示几天？")
+    assert answer.coverage is Coverage.FULL and answer.citations[0].section == "三、（三）1.（3）"
+    assert "5月31日前" in answer.answer and "不少于3个工作日" in answer.answer
+
+
+@pytest.mark.model
+def test_the_documents_own_year_does_not_say_when_a_part_asked_about_happens(real_qa):
+    """办好第十四届社区教育展示周暨2020年全民终身学习活动周 names the notice's year, not the week's dates: no answer in full."""
+    reading = real_qa.read("第十四届社区教育展示周在什么时间、什么地点举办？")
+    retrieval = real_qa.retriever.search(reading, k=10)
+    assert retrieval.hits[0].unit_key.endswith("#14")  # the point that names the week, with 东丽分校 and 2020年 in it
+    assert real_qa._answers_all(retrieval, reading.facts) is None
 
 
 def test_a_document_named_by_title_is_preferred_even_when_every_document_names_the_district(tmp_path):
