@@ -170,9 +170,12 @@ def _refine_number(question: str) -> Asked:
     units = lexicon().unit_pattern
     if m := re.search(rf"第几个?({units})", question):  # 第几个周期 asks for a 周期
         return Asked(kind, m.group(1), ordinal=True)
-    if m := re.search(rf"(?:几|多少)个?({units})([\u4e00-\u9fff]*)", question):  # 几个班 counts 班, 几个学生 个
-        noun = re.split(r"[和与及、呢吗啊了的是在能要会可还都]", m.group(2))[0]
-        return Asked(kind, m.group(1), counted=noun[-2:] if len(noun) >= 2 else "")
+    if m := re.search(rf"(?:几|多少)(个?)({units})([\u4e00-\u9fff]*)", question):  # 几个班 counts 班, 几个学生 个
+        unit, rest = m.group(2), m.group(3)
+        if rule("measure_noun").match(question, m.start(2)):  # 多少个位置: 位置 is what is counted, 个 the measure word
+            unit, rest = ("个" if m.group(1) else ""), unit + rest
+        noun = re.split(r"[和与及、呢吗啊了的是在能要会可还都]", rest)[0]
+        return Asked(kind, unit, counted=noun[-2:] if len(noun) >= 2 else "")
     return Asked(kind)
 
 
