@@ -144,7 +144,7 @@ class Rewriter:
             return self.topic(prev) + rest, True  # 第几届了？跟…一起办吗: the first clause has no subject
         # 那没法到学校上课的孩子怎么办 and 什么时候办 name no topic of their own; 今年教师培训有什么安排 does, and
         # starts afresh unless its topic is part of what answered the last turn (管理网络 after 特殊教育).
-        terms = self.topic_terms(rest)
+        terms = self.topic_terms(rest) or self._held_together(rest)
         if not terms or self._continues(terms, prev, rest):
             return f"{self.topic(prev)}，{rest}", True
         return q, False
@@ -199,6 +199,17 @@ class Rewriter:
         found = [t for t in tokens if len(t) > 1 and t not in generic and (0 < self._units_with(t) <= self._specific_units or t in self._title_terms)]
         found += self._unknown_topics(text, cut, colloquial)
         return list(dict.fromkeys(found + [p for p in phrases if 0 < self._units_with(p) <= self._specific_units]))
+
+    def _held_together(self, text: str) -> list[str]:
+        """Nouns that name a topic together though none does alone: in a library of documents 普惠园, 认定 and 有效期 are
+        each in many units, so 普惠园认定有效期几年 has no specific term, yet one unit holds them all: it asks afresh."""
+        generic = lexicon().generic
+        terms = set(self._tokenizer.terms)
+        nouns = [w for w, f in self.pos_cut(text) if (f[:1] in _TOPIC_POS or f == _VERBAL_NOUN or w in terms) and len(w) > 1 and w not in generic]
+        nouns = list(dict.fromkeys(w for w in nouns if self._units_with(w)))
+        if len(nouns) >= 2 and any(all(n in u for n in nouns) for u in self._unit_texts):
+            return nouns
+        return []
 
     def _unknown_topics(self, text: str, cut: Sequence[tuple[str, str]], colloquial: Sequence[str]) -> list[str]:
         """Nouns no text holds still name a topic: 今年给老师涨工资了吗 after a question on 补习班 asks about 涨工资, and

@@ -326,3 +326,25 @@ def test_a_word_that_sets_one_document_apart_names_a_topic(tmp_path):
 def test_a_follow_up_reads_the_last_question_as_it_was_understood(qa: PolicyQA, history: list[str], question: str, standalone: str):
     reading = qa.read(question, history)
     assert reading.used_history and reading.standalone == standalone
+
+
+@pytest.fixture(scope="module")
+def library() -> PolicyQA:
+    """Several documents of one district: its common words (普惠园, 认定, 交流) are each in many units."""
+    emb = HashEmbedder()
+    data = ROOT / "tests" / "data" / "fiction_extra"
+    docs = [data / f"{name}.txt" for name in ("qinglan-2021-inclusive-kindergarten-support-rules", "qinglan-private-kindergarten-fee-measures", "qinglan-teacher-exchange-rotation-measures")]
+    return PolicyQA(Index.build(docs, emb), emb, settings=HASH_SETTINGS)
+
+
+@pytest.mark.parametrize(
+    "history,question,borrows",
+    [
+        ("园长要什么学历才能申请普惠？", "普惠园认定有效期几年？", False),  # no word of it is rare, but one unit holds them all
+        ("普惠园一个月保教费最多多少？", "伙食费能一次收一学期的吗？", False),
+        ("普惠园认定有效期几年？", "要交什么材料？", True),  # a single word names no topic of its own
+        ("交流轮岗的老师要去几年？", "补贴多少？", True),
+    ],
+)
+def test_a_question_whose_nouns_one_unit_holds_together_asks_afresh(library: PolicyQA, history: str, question: str, borrows: bool):
+    assert library.read(question, [history]).used_history is borrows
