@@ -227,7 +227,10 @@ class PolicyQA:
             if len(selections) > t.max_extra or any(s.hit.unit_key == h.unit_key for s in selections):
                 continue
             if h.score > 0 and h.score >= ratio * hits[0].score and not h.unit_key.endswith(("#header", "#preamble")):
-                selections.append(self.builder.select(retrieval, h, facts, max_sentences=2))
+                sel = self.builder.select(retrieval, h, facts, max_sentences=2)
+                item = self._item_of_lead_in(retrieval, sel, facts)  # a bare heading (免考与缓考。) is cited by its item
+                if item is None or not any(s.hit.unit_key == item.hit.unit_key for s in selections):
+                    selections.append(item or sel)
         if listing:
             selections[0] = self.builder.whole_list(selections[0])
             selections += self._anchored(retrieval, selections, facts)

@@ -667,6 +667,21 @@ def test_the_documents_own_year_does_not_say_when_a_part_asked_about_happens(rea
     assert real_qa._answers_all(retrieval, reading.facts) is None
 
 
+@pytest.mark.model
+def test_a_further_quote_that_is_a_bare_heading_is_replaced_by_its_item(tmp_path):
+    """体育不及格能免考吗: the heading 免考与缓考。 ranks second and would be quoted as it is, which says nothing."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    doc = Path(__file__).parent / "data" / "fiction_extra" / "qinglan-2021-zhongkao-enrollment-opinions.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    answer = qa.ask("体育不及格能免考吗？")
+    assert "“免考与缓考。”" not in answer.answer and all(c.section != "三、（三）3." for c in answer.citations)
+    assert "可申请全部免考" in answer.answer
+
+
 def test_a_document_named_by_title_is_preferred_even_when_every_document_names_the_district(tmp_path):
     """青岚区 is in every file of the district: the place narrows nothing, the title still does."""
     from assistant.embedding import load_embedder

@@ -348,3 +348,16 @@ def library() -> PolicyQA:
 )
 def test_a_question_whose_nouns_one_unit_holds_together_asks_afresh(library: PolicyQA, history: str, question: str, borrows: bool):
     assert library.read(question, [history]).used_history is borrows
+
+
+@pytest.mark.parametrize(
+    "prev,topic",
+    [
+        ("高中助学金一年能拿多少", "高中助学金一年能拿"),
+        ("高中助学金需要交什么材料", "高中助学金需要交材料"),  # a follow-up asks when, not again which papers
+        ("阳光素拓公益班是做什么的", "阳光素拓公益班是做什么的"),  # 做什么 is what it is, the topic itself
+        ("什么是1+N现代学校制度", "什么是1+N现代学校制度"),
+    ],
+)
+def test_the_topic_of_the_last_turn_drops_what_it_asked(qa: PolicyQA, prev: str, topic: str):
+    assert qa.rewriter.topic(prev) == topic
