@@ -65,6 +65,7 @@ class Settings:
     scope_boost: float = _knob("scope_boost")
     tie_ratio: float = _knob("tie_ratio")
     tie_dense: float = _knob("tie_dense")
+    tie_window: int = _knob("tie_window")
     title_weight: float = _knob("title_weight")
     list_chars: int = _knob("list_chars")
     whole_chars: int = _knob("whole_chars")

@@ -308,17 +308,17 @@ class Retriever:
         return out
 
     def _tiebreak(self, fused: np.ndarray, unit_dense: np.ndarray) -> np.ndarray:
-        """Two units nearly tied on the fused score: the one the embedding prefers by a margin leads (a keyword the
-        second lacks weighs less than what the whole question means). Before the boosts: a closing clause asked for,
-        a document named, the memory's vote still decide over it."""
-        if len(fused) < 2:
-            return fused
-        first, second = np.argsort(-fused, kind="stable")[:2]  # an exact tie ranks as the final order will: lower index first
+        """Units nearly tied on the fused score: of those just below the first, the one the embedding prefers most, by
+        a margin over the first, leads (a keyword the others lack weighs less than what the whole question means). Before
+        the boosts: a closing clause asked for, a document named, the memory's vote still decide over it."""
         t = self.settings
-        if fused[second] < t.tie_ratio * fused[first] or unit_dense[second] - unit_dense[first] < t.tie_dense:
+        order = np.argsort(-fused, kind="stable")[: 1 + t.tie_window]  # an exact tie ranks as the final order will: lower index first
+        first = order[0]
+        near = [i for i in order[1:] if fused[i] >= t.tie_ratio * fused[first] and unit_dense[i] - unit_dense[first] >= t.tie_dense]
+        if not near:
             return fused
         out = fused.copy()
-        out[second] = fused[first] + 1e-6
+        out[max(near, key=lambda i: unit_dense[i])] = fused[first] + 1e-6
         return out
 
     def _keyword(self, reading: Reading, tokens: list[str]) -> np.ndarray:

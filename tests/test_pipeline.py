@@ -739,7 +739,7 @@ def test_a_near_tie_goes_to_the_unit_the_embedding_prefers():
 
     from assistant.retrieval import Retriever
 
-    me = SimpleNamespace(settings=Settings(tie_ratio=0.9, tie_dense=0.01))
+    me = SimpleNamespace(settings=Settings(tie_ratio=0.9, tie_dense=0.01, tie_window=3))
     dense = np.asarray([0.880, 0.895, 0.870], dtype=np.float32)
     tied = Retriever._tiebreak(me, np.asarray([1.0, 0.95, 0.5]), dense)  # type: ignore[arg-type]
     assert int(np.argmax(tied)) == 1 and tied[0] == 1.0 and tied[2] == 0.5
@@ -749,6 +749,8 @@ def test_a_near_tie_goes_to_the_unit_the_embedding_prefers():
     assert np.array_equal(Retriever._tiebreak(me, np.asarray([1.0, 0.95, 0.5]), close), [1.0, 0.95, 0.5])  # type: ignore[arg-type]
     exact = Retriever._tiebreak(me, np.asarray([0.5, 1.0, 1.0]), np.asarray([0.9, 0.880, 0.895]))  # type: ignore[arg-type]
     assert int(np.argmax(exact)) == 2  # an exact tie, the embedding's choice at the higher index: it still leads
+    third = Retriever._tiebreak(me, np.asarray([1.0, 0.97, 0.95, 0.94, 0.93]), np.asarray([0.880, 0.885, 0.900, 0.895, 0.950]))  # type: ignore[arg-type]
+    assert int(np.argmax(third)) == 2  # the best cosine among the near ties leads; the fifth is beyond the window
 
 
 def _unsegmented(tokens, texts, known):
