@@ -98,6 +98,9 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("2020年计划新建几所小学？", (Asked(N, "所", counted="小学"),)),
         ("社区教育展示周是第几届？", (Asked(N, "届", ordinal=True),)),
         ("今年能多出来多少个位置？", (Asked(N, "个", counted="位置"),)),  # 位置 is counted, not measured in 位
+        ("11所里有没有我们那家？", (Asked(AnswerType.NAME),)),  # whether one's own school is among them: only names tell
+        ("今年新建的学校里有没有离我们小区近的？", (Asked(AnswerType.NAME),)),
+        ("区里有没有我们能参加的活动？", ()),
         ("高中助学金几年级能拿？", (Asked(N, counted="年级"),)),
         ("要让多少比例的学生达标？", (Asked(N, "%"),)),
         ("孩子几岁必须上学？", (Asked(N, "岁", counted="上学"),)),  # the reader keeps only nouns the documents use
