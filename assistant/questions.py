@@ -93,6 +93,7 @@ class Rewriter:
         self._embedder = embedder
         self._unit_texts = tuple(unit_texts)
         self._specific_units = specific_units
+        self._terms = frozenset(tokenizer.terms)
         self._answer_units = answer_units
         self._title_terms = self._own_title_words(documents)
         self._pos.lcut("预热")  # load the POS dictionary now, not on the first follow-up
@@ -188,10 +189,8 @@ class Rewriter:
     def topic_terms(self, text: str) -> list[str]:
         """The terms by which ``text`` names a topic of its own: a term few units use (招生, 党员) or a phrase the text holds (教师培训)."""
         generic = lexicon().generic
-        # Terms harvested from the text (“鲁班工坊”) are topics whatever jieba's tag for them.
-        terms = set(self._tokenizer.terms)
         cut = self.pos_cut(text)
-        nouns = " ".join(w for w, f in cut if f[:1] in _TOPIC_POS or f == _VERBAL_NOUN or w in terms)
+        nouns = " ".join(self._topic_words(cut))
         # A colloquial word counts by its policy term (补课 → 校外培训机构), unless it only says what is asked (名额).
         colloquial = [t for e in lexicon().colloquial if (m := e.pattern.search(text)) and m.group(0) not in generic for t in e.terms]
         tokens = [*self._tokenizer(nouns), *self._tokenizer(" ".join(colloquial))]
@@ -204,12 +203,16 @@ class Rewriter:
         """Nouns that name a topic together though none does alone: in a library of documents 普惠园, 认定 and 有效期 are
         each in many units, so 普惠园认定有效期几年 has no specific term, yet one unit holds them all: it asks afresh."""
         generic = lexicon().generic
-        terms = set(self._tokenizer.terms)
-        nouns = [w for w, f in self.pos_cut(text) if (f[:1] in _TOPIC_POS or f == _VERBAL_NOUN or w in terms) and len(w) > 1 and w not in generic]
-        nouns = list(dict.fromkeys(w for w in nouns if self._units_with(w)))
+        nouns = list(dict.fromkeys(w for w in self._topic_words(self.pos_cut(text)) if len(w) > 1 and w not in generic and self._units_with(w)))
         if len(nouns) >= 2 and any(all(n in u for n in nouns) for u in self._unit_texts):
             return nouns
         return []
+
+    def _topic_words(self, cut: Sequence[tuple[str, str]]) -> list[str]:
+        """The words of ``cut`` that may name a topic: nouns, verbal nouns, and terms harvested from the text (“鲁班工坊”),
+        whatever jieba's tag for them."""
+        terms = self._terms
+        return [w for w, f in cut if f[:1] in _TOPIC_POS or f == _VERBAL_NOUN or w in terms]
 
     def _unknown_topics(self, text: str, cut: Sequence[tuple[str, str]], colloquial: Sequence[str]) -> list[str]:
         """Nouns no text holds still name a topic: 今年给老师涨工资了吗 after a question on 补习班 asks about 涨工资, and

@@ -311,6 +311,8 @@ class Retriever:
         """Units nearly tied on the fused score: of those just below the first, the one the embedding prefers most, by
         a margin over the first, leads (a keyword the others lack weighs less than what the whole question means). Before
         the boosts: a closing clause asked for, a document named, the memory's vote still decide over it."""
+        if len(fused) < 2:
+            return fused
         t = self.settings
         order = np.argsort(-fused, kind="stable")[: 1 + t.tie_window]  # an exact tie ranks as the final order will: lower index first
         first = order[0]
