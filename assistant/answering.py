@@ -125,6 +125,8 @@ class Asked:
             return True  # 多久 / 多长时间内: a length answers (5个工作日内, 不少于1学年, 有效期为3年)
         if self.day_level:
             return bool(rule("evidence.day").search(text))
+        if self.kind is AnswerType.NUMBER and self.current:  # a year (2020年, 2019—2020) or a title's number counts nothing
+            text = re.sub(r"\d{4}\s*(?:[—–-]\s*\d{4}\s*)?年?", "", _TITLE.sub("", text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
 
 

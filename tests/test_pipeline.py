@@ -167,6 +167,9 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.ITEMS), "坚持“以案三促”，查处一案、警示一批、教育一片。", True),
         (Asked(AnswerType.ITEMS), "加强“学校服务岗”“社会公益岗”“家庭劳动岗”的过程管理。", True),
         (Asked(AnswerType.NUMBER, "%", current=True), "着力提高学生体质健康达标率，使95%的学生达到国家学生体质健康标准及格以上等级。", False),
+        # 现在有多少: a plan's action (实施11所…工程) and a year or a title's numbers are no present figure
+        (Asked(N, current=True), "落实《两年行动方案（2019—2020年）》，实施11所幼儿园提升改造工程。", False),
+        (Asked(N, current=True), "2020年全区现有幼儿园86所。", True),
         (Asked(AnswerType.NAME), "落实《天津市提升中小学生体质健康水平十条措施》。", False),  # a title, not a school
         (Asked(AnswerType.NUMBER, "所"), "全区儿童青少年总体近视率每年至少降低1个百分点。", False),
         (Asked(AnswerType.NUMBER, "届", ordinal=True), "办好第十四届社区教育展示周。", True),
