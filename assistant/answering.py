@@ -93,7 +93,7 @@ class Asked:
     duration: bool = False  # DATE: how long is asked too (截止以后多长时间内评议): 5个工作日内 answers it
     count: int = 0  # ITEMS: how many the question says there are (哪五个 → 5)
     current: bool = False  # NUMBER: the present value (现在…是多少); a target (使…达到95%) does not answer it
-    counted: str = ""  # NUMBER: what is counted (多少名新教师 → 教师); a count of something else does not answer it
+    counted: str = ""  # NUMBER: what is counted (多少名新教师 → 教师); MONEY: what is paid (伙食费); another does not answer it
 
     def satisfied_by(self, text: str) -> bool:
         text = unicodedata.normalize("NFKC", text)  # laws write 10％ and １５日 in full width
@@ -118,6 +118,8 @@ class Asked:
             if self.unit != "百分点":
                 text = _PERCENT.sub("%", text)  # 1个百分点 counts no 分: a share is no count of anything
             return any(counts.search(c) and self.counted in c for c in re.split(r"[，,；;。\n]", text))
+        if self.kind is AnswerType.MONEY and self.counted and not any(map(self._pays_asked, re.split(r"[。；;\n]", text))):
+            return False  # 伙食费多少: an amount of 住宿费 is no answer
         if self.kind is AnswerType.MONEY and self.unit:  # 每课时60元 is no fee per month
             per = re.compile(rf"(?:每|/)[^，,；;。\n]{{0,6}}?(?:{lexicon().aliases(self.unit)})")
             return any(rule("evidence.money").search(c) and per.search(c) for c in re.split(r"[，,；;。\n]", text))
@@ -128,6 +130,12 @@ class Asked:
         if self.kind is AnswerType.NUMBER and self.current:  # a year (2020年, 2019—2020) or a title's number counts nothing
             text = re.sub(r"\d{4}\s*(?:[—–-]\s*\d{4}\s*)?年?", "", _TITLE.sub("", text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
+
+    def _pays_asked(self, sentence: str) -> bool:
+        """A sentence giving an amount of what is paid (保育教育费 for 保教费), or of nothing it names (a table's row)."""
+        if not rule("evidence.money").search(sentence):
+            return False
+        return set(self.counted) <= set(sentence) or not rule("evidence.paid").search(sentence)
 
 
 _TITLE = re.compile(r"《[^》]*》")
@@ -154,8 +162,12 @@ def _refine(kind: AnswerType, question: str) -> Asked:
         return asked if asked.ordinal else replace(asked, current=True)
     if kind is AnswerType.DATE:
         return Asked(kind, day_level=bool(rule("type.day_level").search(question)), duration=bool(rule("type.duration").search(question)))
-    if kind is AnswerType.MONEY and (m := rule("money.period").search(question)):  # 一个月收多少钱: a sum per month
-        return Asked(kind, _PERIODS.get(m.group(1), m.group(1)))
+    if kind is AnswerType.MONEY:
+        paid = rule("money.paid").findall(question)  # 伙食费…多少钱: what is paid is named, like what is counted
+        counted = paid[-1] if paid else ""
+        if m := rule("money.period").search(question):  # 一个月收多少钱: a sum per month
+            return Asked(kind, _PERIODS.get(m.group(1), m.group(1)), counted=counted)
+        return Asked(kind, counted=counted)
     if kind is not AnswerType.NUMBER:
         return Asked(kind)
     return _refine_number(question)

@@ -372,6 +372,7 @@ PAIRS = {
     "evidence.duration": "type.duration",
     "national_issuer": "scope.national",
     "target": "current",
+    "evidence.paid": "money.paid",
     **{clause: ask for ask, clause in CLOSING},
 }
 

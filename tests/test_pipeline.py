@@ -126,6 +126,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("“以案三促”具体是啥意思？", (Asked(AnswerType.ITEMS),)),
         ("“互联网+”都用在了哪些地方？", ()),  # asks where it is used, not what it consists of
         ("现在的及格率是多少？", (Asked(N, "%", current=True),)),
+        ("普惠园伙食费一个月最多收多少钱？", (Asked(AnswerType.MONEY, "月", counted="伙食费"), Asked(N))),  # what is paid
         ("我们几个朋友想合伙开一所民办初中，能办吗？", ()),  # 我们几个 is "a few of us", no question
         ("想问下报名截止以后选考项目还能改吗？", ()),  # 截止 tells when, it does not ask when
         ("中考报名截止时间？", (Asked(D, day_level=True),)),
@@ -145,8 +146,8 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("退费能退多少？", (Asked(N),)),  # a refund may be a share (当月保教费的50%)
         ("新生什么时候报到？", (Asked(D, day_level=True),)),  # registration happens on days: a year does not say when
         ("这个办法什么时候开始实施？", (Asked(D),)),
-        ("民办幼儿园每月保育费的最高限价是多少？", (Asked(AnswerType.MONEY, "月"), Asked(N))),  # a fee's cap is a sum
-        ("伙食费标准是多少？", (Asked(AnswerType.MONEY), Asked(N))),  # any fee named X费
+        ("民办幼儿园每月保育费的最高限价是多少？", (Asked(AnswerType.MONEY, "月", counted="保育费"), Asked(N))),  # a fee's cap is a sum
+        ("伙食费标准是多少？", (Asked(AnswerType.MONEY, counted="伙食费"), Asked(N))),  # any fee named X费
         ("减免资金要从保教费收入里提多少比例？", (Asked(N, "%"),)),  # a share of a fee is no sum
         ("学校可以收补课费吗？", (Asked(AnswerType.FEE),)),  # whether it costs: a charge must be spoken of
         ("孩子能参加吗？要交钱吗？", (Asked(AnswerType.FEE),)),
@@ -170,6 +171,11 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         # 现在有多少: a plan's action (实施11所…工程) and a year or a title's numbers are no present figure
         (Asked(N, current=True), "落实《两年行动方案（2019—2020年）》，实施11所幼儿园提升改造工程。", False),
         (Asked(N, current=True), "2020年全区现有幼儿园86所。", True),
+        # 伙食费多少钱: the sentence giving the amount must name the fee asked (an amount of 住宿费 is no answer)
+        (Asked(AnswerType.MONEY, "月", counted="伙食费"), "住宿费每生每月不超过300元；伙食费按照据实收取的原则收取。", False),
+        (Asked(AnswerType.MONEY, "月", counted="伙食费"), "伙食费每生每月不超过400元。", True),
+        (Asked(AnswerType.MONEY, "月", counted="保教费"), "保育教育费最高收费标准为：二级园每生每月不超过1350元。", True),
+        (Asked(AnswerType.MONEY, "月", counted="保教费"), "等级：二级园，每生每月上限（元）：1260。", True),  # a row names no fee
         (Asked(AnswerType.NAME), "落实《天津市提升中小学生体质健康水平十条措施》。", False),  # a title, not a school
         (Asked(AnswerType.NUMBER, "所"), "全区儿童青少年总体近视率每年至少降低1个百分点。", False),
         (Asked(AnswerType.NUMBER, "届", ordinal=True), "办好第十四届社区教育展示周。", True),
