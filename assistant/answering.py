@@ -90,6 +90,7 @@ class Asked:
     unit: str = ""
     ordinal: bool = False
     day_level: bool = False  # DATE: a day or time is asked for, a year does not answer it
+    day_of_month: bool = False  # DATE: 哪天 / 几号, which a month does not answer
     duration: bool = False  # DATE: how long is asked too (截止以后多长时间内评议): 5个工作日内 answers it
     count: int = 0  # ITEMS: how many the question says there are (哪五个 → 5)
     current: bool = False  # NUMBER: the present value (现在…是多少); a target (使…达到95%) does not answer it
@@ -125,8 +126,8 @@ class Asked:
             return any(rule("evidence.money").search(c) and per.search(c) for c in re.split(r"[，,；;。\n]", text))
         if self.duration and rule("evidence.duration").search(text):
             return True  # 多久 / 多长时间内: a length answers (5个工作日内, 不少于1学年, 有效期为3年)
-        if self.day_level:
-            return bool(rule("evidence.day").search(text))
+        if self.day_level:  # 哪天 / 几号 asks a day of the month: 11月 does not say it
+            return bool(rule("evidence.day_of_month" if self.day_of_month else "evidence.day").search(text))
         if self.kind is AnswerType.NUMBER and self.current:  # a year (2020年, 2019—2020) or a title's number counts nothing
             text = re.sub(r"\d{4}\s*(?:[—–-]\s*\d{4}\s*)?年?", "", _TITLE.sub("", text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
@@ -161,7 +162,12 @@ def _refine(kind: AnswerType, question: str) -> Asked:
         asked = _refine_number(question)  # 现在是第几期 asks for the plan's own number: no present value involved
         return asked if asked.ordinal else replace(asked, current=True)
     if kind is AnswerType.DATE:
-        return Asked(kind, day_level=bool(rule("type.day_level").search(question)), duration=bool(rule("type.duration").search(question)))
+        return Asked(
+            kind,
+            day_level=bool(rule("type.day_level").search(question)),
+            day_of_month=bool(rule("type.day_of_month").search(question)),
+            duration=bool(rule("type.duration").search(question)),
+        )
     if kind is AnswerType.MONEY:
         paid = rule("money.paid").findall(question)  # 伙食费…多少钱: what is paid is named, like what is counted
         counted = paid[-1] if paid else ""

@@ -107,7 +107,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("教育信息化行动计划是几点零？", ()),  # a version number, not a time of day
         ("报名电话是多少？", (Asked(AnswerType.PHONE), Asked(N))),
         ("学费多少钱？", (Asked(AnswerType.MONEY), Asked(N))),
-        ("摇号结果哪天公布？", (Asked(D, day_level=True),)),
+        ("摇号结果哪天公布？", (Asked(D, day_level=True, day_of_month=True),)),
         ("社区教育展示周什么时候办？", (Asked(D),)),
         ("展示周在什么时间、什么地点举办？", (Asked(D), Asked(AnswerType.PLACE))),
         ("学区范围包括哪些小区？", (Asked(AnswerType.PLACE),)),
@@ -174,6 +174,9 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         # 伙食费多少钱: the sentence giving the amount must name the fee asked (an amount of 住宿费 is no answer)
         (Asked(AnswerType.MONEY, "月", counted="伙食费"), "住宿费每生每月不超过300元；伙食费按照据实收取的原则收取。", False),
         (Asked(AnswerType.MONEY, "月", counted="伙食费"), "伙食费每生每月不超过400元。", True),
+        (Asked(D, day_level=True, day_of_month=True), "组织青年教师基本功大赛，时间为2021年11月。", False),  # 哪天: a month is no day
+        (Asked(D, day_level=True, day_of_month=True), "报名时间为2021年11月12日。", True),
+        (Asked(D, day_level=True), "组织青年教师基本功大赛，时间为2021年11月。", True),  # 几月 is answered by the month
         (Asked(AnswerType.MONEY, "月", counted="保教费"), "保育教育费最高收费标准为：二级园每生每月不超过1350元。", True),
         (Asked(AnswerType.MONEY, "月", counted="保教费"), "等级：二级园，每生每月上限（元）：1260。", True),  # a row names no fee
         (Asked(AnswerType.NAME), "落实《天津市提升中小学生体质健康水平十条措施》。", False),  # a title, not a school
