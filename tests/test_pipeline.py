@@ -117,6 +117,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("着力抓哪几个方面？", ()),
         ("义务教育阶段要交学费吗？", (Asked(AnswerType.FEE),)),  # whether, not how much: no sum is asked
         ("学校会不会免费给配眼镜？", (Asked(AnswerType.FEE),)),  # whether it is free asks about a charge too
+        ("普惠园这样做会被取消资格吗？", (Asked(AnswerType.PENALTY),)),  # losing a status is a penalty
         ("我们小区对口哪个小学？", (Asked(AnswerType.NAME),)),
         ("就怕哪天跑路了，区里管不管？", ()),  # 哪天 as "some day"
         ("我当班主任好几年了，有比赛吗？", ()),  # 好几年 is no question
