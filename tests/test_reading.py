@@ -141,6 +141,8 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("我想找负责校园安全的科长，他叫什么名字？", "person", True),  # the role, then 他 asked about
         ("孩子今天不坐校车了，需要跟哪个老师说？", "person", False),  # whom to tell: a role the text names, not a person
         ("教育部今年出了什么新政策？", "national", True),
+        ("1+X证书 教育部哪年开始试点的", "national", True),  # the ministry asked about, in any words
+        ("教育部门能怎么处罚它？", "national", False),  # the local education authority
         ("学校这样分实验班合法吗？", "national", True),  # what the law says
         ("国家法律对老师打学生是怎么规定的", "national", True),
         ("这个法律对学校有用吗", "national", False),  # no question about what the law requires
