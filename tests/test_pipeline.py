@@ -176,6 +176,8 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         # 伙食费多少钱: the sentence giving the amount must name the fee asked (an amount of 住宿费 is no answer)
         (Asked(AnswerType.MONEY, "月", counted="伙食费"), "住宿费每生每月不超过300元；伙食费按照据实收取的原则收取。", False),
         (Asked(AnswerType.MONEY, "月", counted="伙食费"), "伙食费每生每月不超过400元。", True),
+        (Asked(AnswerType.NAME), "交流到城区薄弱学校的，每人每月300元。", False),  # 城区, 学区, 社区 … name no place
+        (Asked(AnswerType.NAME), "交流到青岚区望潮路小学任教。", True),
         (Asked(D, day_level=True, day_of_month=True), "组织青年教师基本功大赛，时间为2021年11月。", False),  # 哪天: a month is no day
         (Asked(D, day_level=True, day_of_month=True), "报名时间为2021年11月12日。", True),
         (Asked(D, day_level=True), "组织青年教师基本功大赛，时间为2021年11月。", True),  # 几月 is answered by the month
