@@ -81,7 +81,7 @@ def test_chinese_typed_into_an_english_question_is_kept_where_it_stands():
 def test_a_possessive_is_looked_up_as_its_word():
     assert "martyr" in variants("martyr's") and variants("parents'")[0] == "parents"
     t = Translator({"烈士"}, {"martyr": (Sense("烈士", 0),)})
-    assert t.translate("How many points for a martyr's child?") == "多少 烈士？"
+    assert t.translate("How many points for a martyr's child?") == "多少 多少分 烈士？"  # points asks for 分
 
 
 def test_a_sense_no_unit_uses_beside_the_questions_other_words_is_dropped():
