@@ -129,7 +129,7 @@ class Asked:
         if self.day_level:  # 哪天 / 几号 asks a day of the month: 11月 does not say it
             return bool(rule("evidence.day_of_month" if self.day_of_month else "evidence.day").search(text))
         if self.kind is AnswerType.NUMBER and self.current:  # a year (2020年, 2019—2020) or a title's number counts nothing
-            text = re.sub(r"\d{4}\s*(?:[—–-]\s*\d{4}\s*)?年?", "", _TITLE.sub("", text))
+            text = _YEARS.sub("", _TITLE.sub("", text))
         return bool(rule(f"evidence.{self.kind.value}").search(text))
 
     def _pays_asked(self, sentence: str) -> bool:
@@ -141,6 +141,7 @@ class Asked:
 
 _TITLE = re.compile(r"《[^》]*》")
 _PERCENT = re.compile(r"百分(?:点|之|比)")
+_YEARS = re.compile(r"\d{4}\s*(?:[—–-]\s*\d{4}\s*)?年?")  # 2020年, 2019—2020年
 _PERIODS = {"节课": "课时", "学年": "年"}  # how a question names the period of a fee → the measure word of units.tsv
 _LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")
