@@ -63,6 +63,7 @@ class Settings:
     header_weight: float = _knob("header_weight")
     closing_boost: float = _knob("closing_boost")
     scope_boost: float = _knob("scope_boost")
+    negated_weight: float = _knob("negated_weight")
     tie_ratio: float = _knob("tie_ratio")
     tie_dense: float = _knob("tie_dense")
     tie_window: int = _knob("tie_window")

@@ -6,16 +6,18 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 
 from . import config
 from .abstention import Signals, signals
-from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, summarize
+from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, facts_in, summarize
 from .index import Index, load_or_build
 from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
 from .memory import Memory, Vote, load_memory
 from .parsing import Document
+from .parsing.references import citing_units
 from .questions import conjunct_questions, is_pleasantry, plain_message
 from .reading import Language, QuestionReader, Reading, stages
 from .retrieval import Hit, Mode, Retrieval, Retriever, asking_sentences, questions_asked
@@ -45,6 +47,7 @@ class PolicyQA:
             index.keywords.tokenizer, embedder, units, titles, settings.specific_units, self._answer_units, index.keywords.doc_freq, documents
         )
         self.rewriter = self.reader.rewriter
+        self._citing = citing_units(index.documents)
 
     @classmethod
     def load(
@@ -207,6 +210,11 @@ class PolicyQA:
             if (whole := self._answers_all(retrieval, facts)) is not None:
                 picks.insert(0, whole)  # one unit answering every part beats quotes pieced together from several
             merged = self.builder.merge(picks)
+            # 这样违规吗？会受到什么处理？: a unit citing the first quote's (违反本办法第十一条规定的) and holding what the
+            # question asks leads; the duty it enforces follows as context.
+            citing = self._citing.get(merged[0].hit.unit_key, frozenset())
+            if facts and not facts_in(facts, merged[0].quote):
+                merged.sort(key=lambda s: not (s.hit.unit_key in citing and facts_in(facts, s.quote)))
             merged[0] = self._each_asked(reading, merged[0])
             return merged
         hits = retrieval.hits
@@ -263,10 +271,11 @@ class PolicyQA:
         missing = [f for f in facts if not f.satisfied_by(top.quote)]
         if not missing:
             return None
+        # 违反本办法第十一条规定的，由区公安分局依法处罚: a unit citing the top one is read first, being about it.
+        citing = self._citing.get(top.hit.unit_key, frozenset())
         other = self.settings.fact_ratio_other * top.hit.score  # another document's fact must match nearly as well
-        for h in self._near(retrieval, top):
-            if h.doc_id != top.hit.doc_id and h.score < other:
-                continue
+        near = (h for h in self._near(retrieval, top) if h.doc_id == top.hit.doc_id or h.score >= other)
+        for h in chain((h for h in retrieval.ranking if h.unit_key in citing), near):
             sel = self.builder.select(retrieval, h, facts)
             if all(f.satisfied_by(sel.quote) for f in missing):
                 return sel

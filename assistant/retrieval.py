@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -370,6 +370,8 @@ class Retriever:
         named = [str(y) for y in reading.years - self._doc_years]
         if named:
             fused = np.where([any(y in t for y in named) for t in self._unit_texts], fused * self.settings.year_boost, fused)
+        negated = self._negated(reading.standalone, tokens)
+        fused = np.where(negated, fused * self.settings.negated_weight, fused)
         if preferred := self.preferred(reading):
             fused = np.where([d in preferred for d in self._doc_ids], fused * self.settings.scope_boost, fused)
         # 这个办法什么时候施行 / 由哪个部门解释: the document's own clause answers, not an article on a licence's 有效期.
@@ -390,6 +392,12 @@ class Retriever:
             Hit(self.unit_keys[i], self._doc_ids[i], self._points[i], float(fused[i]), float(unit_dense[i]), float(unit_kw[i])) for i in order
         )
         return Retrieval(reading.standalone, tokens, ranking[:k], ranking, dense, keyword, reading.relative, self.translated(reading), vote)
+
+    def _negated(self, question: str, tokens: Sequence[str]) -> np.ndarray:
+        """Per unit: does it hold a qualifier of the question only negated (非普惠 for 普惠私立园, 非营利性 for 营利性)?
+        Such a unit is about the other kind."""
+        words = [t for t in tokens if len(t) > 1 and _CJK.fullmatch(t) and f"非{t}" not in question and f"非{t}" in self._all_text]
+        return np.asarray([any(f"非{w}" in text and w not in text.replace(f"非{w}", "") for w in words) for text in self._unit_texts], dtype=bool)
 
     def forget(self, sources: Iterable[str]) -> None:
         """Leave the labelled questions of ``sources`` (file names) out: an evaluation set is never scored with its own

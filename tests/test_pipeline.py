@@ -142,6 +142,7 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("一级园一个孩子一年补多少？", (Asked(AnswerType.MONEY, "年"), Asked(N))),  # a subsidy asked is a sum
         ("孩子被学校处分了不服气，有没有地方能说理", ()),  # the 处分 happened; the question asks where to appeal
         ("老师有偿补课被查到了，会受到什么处分？", (Asked(AnswerType.PENALTY),)),
+        ("如果校车超员了，学校会受到什么处理？", (Asked(AnswerType.PENALTY),)),  # 受到什么处理 asks the sanction
         ("托管班一学期最多能收多少？", (Asked(AnswerType.MONEY, "学期"), Asked(N))),  # charging how much asks a sum
         ("一个班最多收多少人？", (Asked(N, "人"),)),  # … not when it counts people
         ("民办初中今年招收多少？", (Asked(N),)),  # 招收 admits pupils: no sum
@@ -205,6 +206,17 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.PLACE), "幼儿园应当每学期公示扶持资金收支情况。", False),
         (Asked(D), "照管人员应当确认乘车学生已经全部离车后本人方可离车。", True),  # when: the condition it waits for
         (Asked(D), "照管人员应当确认乘车学生全部离车。", False),
+        # how often: a cap per term (每学期上限) or a rate (每月500元) is no frequency; 每3年调整一次 and 每学期1次 are
+        (Asked(AnswerType.FREQUENCY), "等级：未定级园，每生每月上限（元）：880，每学期上限（元）：4400。", False),
+        (Asked(AnswerType.FREQUENCY), "按每人每月500元标准发放住房补贴。", False),
+        (Asked(AnswerType.FREQUENCY), "普惠性民办幼儿园保教费最高限价原则上每3年调整一次。", True),
+        (Asked(AnswerType.FREQUENCY), "区发展和改革局每学期开展不少于1次抽查。", True),
+        # a licence or a status taken back is a penalty, as a fine is
+        (Asked(AnswerType.PENALTY), "逾期不整改的，提请区人民政府收回校车使用许可：", True),
+        (Asked(AnswerType.PENALTY), "符合条件的，由区教育局发放校车使用许可。", False),
+        # 多少个课时 of a training is answered in 学时, and the other way round
+        (Asked(AnswerType.NUMBER, "课时"), "岗前培训不少于16学时。", True),
+        (Asked(AnswerType.NUMBER, "学时"), "每周不少于4课时。", True),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
@@ -881,3 +893,33 @@ def test_an_items_heading_line_does_not_run_into_its_text(hash_embedder):
     answer = PolicyQA(index, hash_embedder, settings=HASH_SETTINGS).ask("校车驾驶人每年参加安全培训多少学时？")
     assert answer.citations[0].section == "2.2"
     assert "校车安全\n校车驾驶人每年参加安全培训不少于24学时" in answer.answer and "校车安全校车" not in answer.answer
+
+
+def test_a_penalty_asked_of_a_duty_is_quoted_from_the_article_citing_it(tmp_path):
+    # 第十一条 forbids refuelling with pupils aboard and names no penalty; 第二十一条 (违反本办法第十一条规定的，由区公安分局
+    # 依法处罚) does, without a word of the question: it leads, the duty follows as context.
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+
+    embedder = load_embedder()
+    doc = ROOT / "tests" / "data" / "fiction" / "qinglan-school-bus-management-measures.txt"
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    answer = qa.ask("校车驾驶人在校车载有学生时给车辆加油，会受到什么处理？")
+    assert [c.section for c in answer.citations[:2]] == ["第二十一条", "第十一条"]
+    assert "由区公安分局依法处罚" in answer.answer
+
+
+def test_a_unit_holding_a_qualifier_only_negated_ranks_lower(hash_embedder):
+    # 非普惠性民办幼儿园调整保教费… (第十五条) is about the other kind of kindergarten than 普惠私立园 (第十四条).
+    index = Index.build([ROOT / "tests" / "data" / "fiction_extra" / "qinglan-private-kindergarten-fee-measures.txt"], hash_embedder)
+    qa = PolicyQA(index, hash_embedder, settings=HASH_SETTINGS)
+    section = {k: u.section for k, (_, u) in index.units.items()}
+
+    def negated(question: str) -> set[str]:
+        reading = qa.read(question)
+        flags = qa.retriever._negated(reading.standalone, qa.retriever.tokens(reading)).tolist()
+        return {section[k] for k, flag in zip(qa.retriever.unit_keys, flags, strict=True) if flag}
+
+    assert "第十五条" in negated("普惠私立园的保教费上限多长时间调整一回？")
+    assert "第十四条" not in negated("普惠私立园的保教费上限多长时间调整一回？")
+    assert negated("非普惠的私立园保教费多久能涨一次价？") == set()  # asked of the negated kind, nothing is lowered
