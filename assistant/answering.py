@@ -33,6 +33,7 @@ class AnswerType(str, Enum):
     PENALTY = "penalty"  # what happens to an offender (怎么处罚): the quote must set a sanction
     FREQUENCY = "frequency"  # how often (多久检查一次): the quote must give a period (每学期, 每3年)
     FEE = "fee"  # whether it costs anything (要交钱吗, 可以收补课费吗): the quote must speak of a charge (免费, 收费, 100元)
+    CONDITION = "condition"  # who qualifies (申报条件是什么, 需要满足哪些条件): the quote must set a condition (符合, 具有, 年满)
 
 
 class Coverage(str, Enum):
@@ -56,6 +57,7 @@ _TYPE_RULES: tuple[tuple[AnswerType, str], ...] = (
     (AnswerType.PROCEDURE, "type.procedure"),
     (AnswerType.PENALTY, "type.penalty"),
     (AnswerType.FEE, "type.fee"),
+    (AnswerType.CONDITION, "type.condition"),
     (AnswerType.NUMBER, "type.number"),
 )
 
@@ -64,13 +66,13 @@ DETAIL = {
     AnswerType.NUMBER: "数量", AnswerType.DATE: "时间", AnswerType.PHONE: "联系电话", AnswerType.MONEY: "金额",
     AnswerType.PLACE: "地点", AnswerType.PROCEDURE: "办理流程", AnswerType.NAME: "名称", AnswerType.ITEMS: "具体内容",
     AnswerType.PERSON: "负责人", AnswerType.PENALTY: "处罚措施", AnswerType.FREQUENCY: "频次",
-    AnswerType.FEE: "收费规定",
+    AnswerType.FEE: "收费规定", AnswerType.CONDITION: "条件",
 }
 DETAIL_EN = {
     AnswerType.NUMBER: "figure", AnswerType.DATE: "date", AnswerType.PHONE: "phone number", AnswerType.MONEY: "amount",
     AnswerType.PLACE: "place", AnswerType.PROCEDURE: "procedure", AnswerType.NAME: "names", AnswerType.ITEMS: "items",
     AnswerType.PERSON: "person in charge", AnswerType.PENALTY: "penalty", AnswerType.FREQUENCY: "frequency",
-    AnswerType.FEE: "charges",
+    AnswerType.FEE: "charges", AnswerType.CONDITION: "conditions",
 }
 
 

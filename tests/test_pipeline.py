@@ -143,6 +143,9 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("孩子被学校处分了不服气，有没有地方能说理", ()),  # the 处分 happened; the question asks where to appeal
         ("老师有偿补课被查到了，会受到什么处分？", (Asked(AnswerType.PENALTY),)),
         ("如果校车超员了，学校会受到什么处理？", (Asked(AnswerType.PENALTY),)),  # 受到什么处理 asks the sanction
+        ("想申报区级骨干教师，需要满足哪些条件？", (Asked(AnswerType.CONDITION),)),  # who qualifies
+        ("申请普惠园认定的条件是什么？", (Asked(AnswerType.CONDITION),)),
+        ("孩子八月底才满六岁，我们这边是山区，条件差，能不能晚一年？", ()),  # the 条件 of a place asks nothing
         ("托管班一学期最多能收多少？", (Asked(AnswerType.MONEY, "学期"), Asked(N))),  # charging how much asks a sum
         ("一个班最多收多少人？", (Asked(N, "人"),)),  # … not when it counts people
         ("民办初中今年招收多少？", (Asked(N),)),  # 招收 admits pupils: no sum
@@ -211,6 +214,9 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.FREQUENCY), "按每人每月500元标准发放住房补贴。", False),
         (Asked(AnswerType.FREQUENCY), "普惠性民办幼儿园保教费最高限价原则上每3年调整一次。", True),
         (Asked(AnswerType.FREQUENCY), "区发展和改革局每学期开展不少于1次抽查。", True),
+        # who qualifies: the quote must set a condition; naming the selection is no condition of it
+        (Asked(AnswerType.CONDITION), "园长应当具有幼儿园教师资格证和大专及以上学历，从事幼儿教育工作5年以上。", True),
+        (Asked(AnswerType.CONDITION), "开展十佳青年教师评选，激发青年教师活力。", False),
         # a licence or a status taken back is a penalty, as a fine is
         (Asked(AnswerType.PENALTY), "逾期不整改的，提请区人民政府收回校车使用许可：", True),
         (Asked(AnswerType.PENALTY), "符合条件的，由区教育局发放校车使用许可。", False),
