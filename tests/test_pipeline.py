@@ -217,6 +217,10 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         # who qualifies: the quote must set a condition; naming the selection is no condition of it
         (Asked(AnswerType.CONDITION), "园长应当具有幼儿园教师资格证和大专及以上学历，从事幼儿教育工作5年以上。", True),
         (Asked(AnswerType.CONDITION), "开展十佳青年教师评选，激发青年教师活力。", False),
+        # laws write sums in Chinese numerals
+        (Asked(AnswerType.MONEY), "给予警告，可以并处五百元以下罚款；", True),
+        (Asked(AnswerType.MONEY), "处一万元以上十万元以下罚款", True),
+        (Asked(AnswerType.MONEY), "推进投入主体多元化，统一元旦假期安排。", False),
         # a licence or a status taken back is a penalty, as a fine is
         (Asked(AnswerType.PENALTY), "逾期不整改的，提请区人民政府收回校车使用许可：", True),
         (Asked(AnswerType.PENALTY), "符合条件的，由区教育局发放校车使用许可。", False),
