@@ -217,6 +217,9 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         # who qualifies: the quote must set a condition; naming the selection is no condition of it
         (Asked(AnswerType.CONDITION), "园长应当具有幼儿园教师资格证和大专及以上学历，从事幼儿教育工作5年以上。", True),
         (Asked(AnswerType.CONDITION), "开展十佳青年教师评选，激发青年教师活力。", False),
+        # 找谁查: the office a check is asked of is the way to do it
+        (Asked(AnswerType.PROCEDURE), "招聘工作人员时，应当向公安机关、人民检察院查询应聘者是否具有违法犯罪记录", True),
+        (Asked(AnswerType.PROCEDURE), "国家建立违法犯罪人员信息查询系统", False),
         # laws write sums in Chinese numerals
         (Asked(AnswerType.MONEY), "给予警告，可以并处五百元以下罚款；", True),
         (Asked(AnswerType.MONEY), "处一万元以上十万元以下罚款", True),
