@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from assistant.parsing import parse_file, parse_text
+from assistant.parsing import int_to_chinese, parse_file, parse_text
 from assistant.parsing.references import cited, citing_units
 
 DATA = Path(__file__).parent / "data"
@@ -45,3 +47,17 @@ def test_citing_units_maps_each_cited_unit_to_the_units_citing_it():
     by_key = citing_units([doc])
     assert by_key[str(doc.ref(doc.by_section("第二十五条")))] == frozenset({str(doc.ref(doc.by_section("第二十六条")))})
     assert str(doc.ref(doc.by_section("第一条"))) not in by_key
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=2, max_value=120), st.data())
+def test_generated_laws_cite_exactly_the_articles_they_name(n: int, data: st.DataObject):
+    """Any article of any law of up to 120 articles, citing any others by their Chinese numerals, cites exactly those."""
+    citing = data.draw(st.integers(min_value=1, max_value=n))
+    named = data.draw(st.lists(st.integers(min_value=1, max_value=n).filter(lambda k: k != citing), min_size=1, max_size=3, unique=True))
+    lines = ["某某法"]
+    for k in range(1, n + 1):
+        body = "违反本法" + "、".join(f"第{int_to_chinese(j)}条" for j in named) + "规定的，责令改正。" if k == citing else "学校应当建立安全制度。"
+        lines.append(f"第{int_to_chinese(k)}条　{body}")
+    doc = parse_text("\n".join(lines) + "\n", "law")
+    assert [u.number for u in cited(doc, doc.unit(citing))] == named
