@@ -364,9 +364,6 @@ class AnswerBuilder:
         for f in facts:
             if len(chosen) < max_sentences and not f.satisfied_by(" ".join(text[r] for r in chosen)):
                 chosen += [r for r in order if r not in chosen and f.satisfied_by(text[r])][:1]
-            elif f.kind is AnswerType.PENALTY:
-                # 责令限期整改；逾期不整改的，收回许可: a penalty that escalates is quoted at every step.
-                chosen += [r for r in order if r not in chosen and f.satisfied_by(text[r])][: max_sentences - len(chosen)]
         idx = tuple(sorted(chunks[r].sentence for r in chosen))
         return Selection(hit, idx, _join(sents, idx))
 

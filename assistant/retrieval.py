@@ -211,6 +211,8 @@ class Retriever:
         self._chunk_doc_year = np.asarray([self._doc_year.get(c.doc_id) or 0 for c in index.chunks])
         self._chunk_texts = [c.text for c in index.chunks[: self._plain]]
         self._all_text = "\n".join(self._chunk_texts)
+        # Words the texts write negated (非普惠, 非营利性): read once, so a question costs no scan of the texts.
+        self._negatable = {m.group(1)[:n] for m in re.finditer(r"(?<=非)([\u4e00-\u9fff]{2,4})", self._all_text) for n in (2, 3, 4)}
 
     def tokens(self, reading: Reading) -> tuple[str, ...]:
         """Keyword tokens: the question's, its colloquial words' policy terms, and the text's whole terms for short forms."""
@@ -396,7 +398,9 @@ class Retriever:
     def _negated(self, question: str, tokens: Sequence[str]) -> np.ndarray:
         """Per unit: does it hold a qualifier of the question only negated (非普惠 for 普惠私立园, 非营利性 for 营利性)?
         Such a unit is about the other kind."""
-        words = [t for t in tokens if len(t) > 1 and _CJK.fullmatch(t) and f"非{t}" not in question and f"非{t}" in self._all_text]
+        words = [t for t in tokens if t in self._negatable and f"非{t}" not in question]
+        if not words:
+            return np.zeros(len(self._unit_texts), dtype=bool)
         return np.asarray([any(f"非{w}" in text and w not in text.replace(f"非{w}", "") for w in words) for text in self._unit_texts], dtype=bool)
 
     def forget(self, sources: Iterable[str]) -> None:

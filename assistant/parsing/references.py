@@ -22,14 +22,18 @@ _PREVIOUS = re.compile(r"前条")
 _ITEM = re.compile(rf"第（([{CN_NUM}]+)）项(?:第(\d+)目)?")
 
 
-def cited(doc: Document, unit: Unit) -> tuple[Unit, ...]:
-    """The units of ``doc`` that ``unit`` cites, in the order it names them; itself never."""
-    found = [u for u in _resolve(doc, unit) if u is not unit]
+def cited(doc: Document, unit: Unit, articles: dict[int, Unit] | None = None) -> tuple[Unit, ...]:
+    """The units of ``doc`` that ``unit`` cites, in the order it names them; itself never. ``articles`` (number →
+    article, from :func:`_articles`) saves building it again for every unit of the document."""
+    found = [u for u in _resolve(doc, unit, _articles(doc) if articles is None else articles) if u is not unit]
     return tuple({id(u): u for u in found}.values())
 
 
-def _resolve(doc: Document, unit: Unit) -> Iterator[Unit]:
-    articles = {u.number: u for u in doc.units if u.kind is UnitKind.ARTICLE and u.number is not None}
+def _articles(doc: Document) -> dict[int, Unit]:
+    return {u.number: u for u in doc.units if u.kind is UnitKind.ARTICLE and u.number is not None}
+
+
+def _resolve(doc: Document, unit: Unit, articles: dict[int, Unit]) -> Iterator[Unit]:
     for m in _ARTICLES.finditer(unit.text):
         for n in _ARTICLE.findall(m.group(1)):
             if (u := articles.get(chinese_to_int(n))) is not None:
@@ -59,8 +63,9 @@ def citing_units(documents: Iterable[Document]) -> dict[str, frozenset[str]]:
     第十一条 cites its item 第十一条（一） too."""
     out: dict[str, set[str]] = {}
     for doc in documents:
+        articles = _articles(doc)
         for unit in doc.units:
-            for target in cited(doc, unit):
+            for target in cited(doc, unit, articles):
                 for held in (u for u in doc.units if u is target or (u.depth > target.depth and u.section.startswith(target.section))):
                     out.setdefault(str(doc.ref(held)), set()).add(str(doc.ref(unit)))
     return {k: frozenset(v) for k, v in out.items()}
