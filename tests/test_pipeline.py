@@ -776,6 +776,23 @@ def test_a_unit_the_embedding_prefers_by_a_clear_margin_leads_the_fused_ranking(
     assert np.array_equal(Retriever._dense_lead(me, fused, close), fused)  # type: ignore[arg-type]
 
 
+def test_the_reviewed_dense_lead_lets_a_lead_of_0_012_decide_and_not_one_of_0_008():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from assistant.retrieval import Retriever
+
+    # Session 24 (fiction_tune4): 《残疾人证》复印件 embedded 0.932 against the next unit's 0.920, while the colloquial
+    # expansion of 残疾 (特殊教育, 随班就读) pulled BM25 to an admission plan. A margin of 0.008 gained three and lost three.
+    me = SimpleNamespace(settings=Settings())
+    fused = np.asarray([0.9, 0.6, 0.3], dtype=np.float32)
+    led = Retriever._dense_lead(me, fused, np.asarray([0.920, 0.932, 0.905], dtype=np.float32))  # type: ignore[arg-type]
+    assert int(np.argmax(led)) == 1
+    close = np.asarray([0.920, 0.928, 0.905], dtype=np.float32)
+    assert np.array_equal(Retriever._dense_lead(me, fused, close), fused)  # type: ignore[arg-type]
+
+
 def test_a_near_tie_goes_to_the_unit_the_embedding_prefers():
     from types import SimpleNamespace
 
