@@ -58,6 +58,7 @@ class Settings:
     expanded_dense_weight: float = _knob("expanded_dense_weight")
     rrf_k: int = _knob("rrf_k")
     year_boost: float = _knob("year_boost")
+    short_form_terms: int = _knob("short_form_terms")
     asked_weight: float = _knob("asked_weight")
     asked_keyword_weight: float = _knob("asked_keyword_weight")
     header_weight: float = _knob("header_weight")

@@ -207,7 +207,7 @@ class PolicyQA:
         facts = reading.facts
         # 建几所幼儿园、新增多少学位: each sub-question quotes from its own best point.
         if picks := [s for part in reading.sub_questions for s in self._pick(part)]:
-            if (whole := self._answers_all(retrieval, facts)) is not None:
+            if (whole := self._answers_all(reading, retrieval, facts)) is not None:
                 picks.insert(0, whole)  # one unit answering every part beats quotes pieced together from several
             merged = self.builder.merge(picks)
             # 这样违规吗？会受到什么处理？: a unit citing the first quote's (违反本办法第十一条规定的) and holding what the
@@ -368,10 +368,14 @@ class PolicyQA:
                 extra.append(sel)
         return self.builder.merge([top, *extra])[0]
 
-    def _answers_all(self, retrieval: Retrieval, facts: tuple[Asked, ...]) -> Selection | None:
+    def _answers_all(self, reading: Reading, retrieval: Retrieval, facts: tuple[Asked, ...]) -> Selection | None:
         """For 成绩最迟什么时候报？报送前要公示几天？: the whole question's best unit, when its quote holds every fact
-        asked. The document's own year says nothing of when (办好…暨2020年…活动周 does not date the 展示周)."""
-        if len(facts) < 2 or not retrieval.hits:
+        asked. The document's own year says nothing of when (办好…暨2020年…活动周 does not date the 展示周).
+        With one fact asked, only after a yes/no part (还能再转吗？一个学年最多能转几次？): that part, read alone,
+        finds some other quote, while the unit giving the fact (只能办理1次) answers both."""
+        if not facts or not retrieval.hits:
+            return None
+        if len(facts) == 1 and self.read(reading.sub_questions[0]).facts:
             return None
         whole = self.builder.select(retrieval, retrieval.hits[0], facts)
         year = self.index.units[whole.hit.unit_key][0].year

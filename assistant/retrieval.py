@@ -220,9 +220,15 @@ class Retriever:
         words = self.words(reading.standalone)
         # 研学 or 素拓 alone is no indexed token, only part of the text's whole terms (研学实践教育活动).
         known = self.index.keywords.doc_freq
-        partial = [term for w in words if len(w) > 1 and w not in known for term in tokenizer.terms if w in term]
+        partial = [term for w in words if len(w) > 1 and w not in known for term in self._whole_terms(w)]
         expansion = tokenizer(" ".join(reading.expansions)) if reading.expansions else []
         return tuple(t for t in dict.fromkeys([*words, *expansion, *tokenizer(" ".join(partial))]) if t not in self._title_tokens)
+
+    def _whole_terms(self, word: str) -> list[str]:
+        """The text's whole terms a short form stands for; none when the word is part of too many to name one (jieba
+        cuts 2022年青岚区 into 年青 and 岚区, and 岚区 is part of every title naming 青岚区)."""
+        terms = [term for term in self.index.keywords.tokenizer.terms if word in term]
+        return terms if len(terms) <= self.settings.short_form_terms else []
 
     def words(self, text: str) -> list[str]:
         """The keyword tokens of ``text``, where a word jieba coined by gluing a word to the next character (师德有,

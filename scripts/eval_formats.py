@@ -2,8 +2,11 @@
 
     python scripts/eval_formats.py eval/fiction_tune.jsonl           # tuning questions (documents 1-4)
     python scripts/eval_formats.py eval/fiction_heldout.jsonl        # report-only: the held-out document
+    python scripts/eval_formats.py eval/fiction_tune9.jsonl --documents tests/data/fiction_extra/qinglan-2022-student-status-transfer-measures.txt \
+        tests/data/fiction/qinglan-2021-admission-plan.txt tests/data/fiction/qinglan-2021-work-points.txt \
+        tests/data/fiction/qinglan-after-school-service-notice.txt tests/data/fiction/qinglan-school-bus-management-measures.txt
 
-For each format, the five documents of tests/data/fiction are rendered with tests/render.py (the renderer the
+For each format, the five documents of tests/data/fiction (or those given with --documents) are rendered with tests/render.py (the renderer the
 tests use), added with `policyqa ingest`'s own function, indexed with the real model, and the questions are
 answered. "doc+keys" is the issue's answerable accuracy: the first citation is in the right document and the
 answer holds every key phrase. Writes artifacts/eval-formats/<set>.md and .json.
@@ -39,14 +42,14 @@ def doc_and_keys(outcomes: list[evaluation.Outcome]) -> float:
     return ok / len(answerable) if answerable else float("nan")
 
 
-def score_format(fmt: str, questions: list[evaluation.Question], work: Path, font: Path, embedder) -> dict[str, float]:
+def score_format(fmt: str, questions: list[evaluation.Question], docs: list[Path], work: Path, font: Path, embedder) -> dict[str, float]:
     from assistant.index import load_or_build
     from assistant.pipeline import PolicyQA
 
     corpus, rendered = work / f"corpus-{fmt}", work / f"rendered-{fmt}"
     rendered.mkdir()
     start = time.perf_counter()
-    results = ingest([render.render_as(d, fmt, rendered, font) for d in DOCS], corpus)
+    results = ingest([render.render_as(d, fmt, rendered, font) for d in docs], corpus)
     ingest_s = time.perf_counter() - start
     failed = [r.message for r in results if r.status is Status.FAILED]
     if failed:
@@ -62,17 +65,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", type=Path)
     parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--documents", type=Path, nargs="+", default=DOCS, help="the .txt documents to render (default: tests/data/fiction)")
     args = parser.parse_args()
+    docs = list(args.documents)
     from assistant.embedding import load_embedder
 
     questions, embedder = evaluation.load_questions(args.questions), load_embedder()
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        chars = "".join(sorted({ch for d in DOCS for ch in d.read_text(encoding="utf-8")} | set("青禾区教育局")))
+        chars = "".join(sorted({ch for d in docs for ch in d.read_text(encoding="utf-8")} | set("青禾区教育局")))
         font = render.cjk_font(chars, work / "font.ttf")
         for fmt in args.formats.split(","):
-            rows[fmt] = score_format(fmt, questions, work, font, embedder)
+            rows[fmt] = score_format(fmt, questions, docs, work, font, embedder)
             print(f"{fmt}: done", file=sys.stderr, flush=True)
     cols = ("n", "doc+keys", "hit@1", "key_coverage", "abstain_recall", "false_abstain", "ingest_s", "min_line_coverage")
     table = evaluation.table(rows, cols)

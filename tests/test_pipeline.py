@@ -293,6 +293,19 @@ def test_a_short_form_finds_the_texts_whole_term(qa: PolicyQA):
     assert "研学实践教育活动" in qa.retriever.search(qa.read("学校组织研学是玩还是学？")).tokens
 
 
+def test_a_fragment_of_many_whole_terms_stands_for_none_of_them():
+    """jieba cuts 2022年青岚区 into 年青 / 岚区; 岚区 is part of every title naming 青岚区, and no short form of one."""
+    emb = HashEmbedder()
+    data = ROOT / "tests" / "data"
+    held_out = "qinglan-2021-kindergarten-subsidy-plan.txt"  # fiction_heldout's document: never in a tuning index
+    docs = [p for p in sorted((data / "fiction").glob("*.txt")) + sorted((data / "fiction_extra").glob("*.txt")) if p.name != held_out]
+    qa = PolicyQA(Index.build(docs, emb), emb, settings=HASH_SETTINGS)
+    holding = [t for t in qa.index.keywords.tokenizer.terms if "岚区" in t]
+    assert len(holding) > qa.settings.short_form_terms
+    tokens = qa.retriever.search(qa.read("2022年青岚区小学一年级网上报名是几号开始？")).tokens
+    assert "岚区" in tokens and not set(holding) & set(tokens)
+
+
 def test_a_word_the_segmenter_glued_to_the_next_character_is_cut_back(qa: PolicyQA):
     # jieba's HMM makes 师德有 and 那师德 of characters its dictionary does not join; no text holds them, every text's 师德 is lost.
     assert qa.index.keywords.tokenizer("师德有啥新规定")[0] == "师德有"
@@ -703,12 +716,36 @@ def test_one_unit_answering_every_part_of_a_question_leads_the_pieces_its_parts_
 
 
 @pytest.mark.model
+def test_a_yes_no_part_then_one_fact_asked_is_answered_by_the_whole_questions_best_unit(tmp_path):
+    """还能再转吗？一个学年最多能转几次？: read alone, the yes/no part finds another item (转出至区外); the whole
+    question's best unit holds the one fact asked (只能办理1次) and answers both parts, in full."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    doc = Path(__file__).parent / "data" / "fiction_extra" / "qinglan-2022-student-status-transfer-measures.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    question = "我们在区内搬了家想给孩子换学校，如果一年里又搬了一次，还能再转吗？一个学年最多能转几次？"
+    reading = qa.read(question)
+    assert len(reading.sub_questions) == 2 and not qa.read(reading.sub_questions[0]).facts
+    whole = qa._answers_all(reading, qa.retriever.search(reading, k=10), reading.facts)
+    assert whole is not None and qa.index.units[whole.hit.unit_key][1].section == "二、10."
+    answer = qa.ask(question)
+    assert answer.coverage is Coverage.FULL and answer.citations[0].section == "二、10." and "只能办理1次" in answer.answer
+    # A first part that asks the fact itself keeps its own quote: the rule is for a yes/no part first only.
+    first = qa.read("一个学年最多能转几次？如果又搬家了还能再转吗？")
+    assert len(first.sub_questions) == 2 and qa.read(first.sub_questions[0]).facts
+    assert qa._answers_all(first, qa.retriever.search(first, k=10), first.facts) is None
+
+
+@pytest.mark.model
 def test_the_documents_own_year_does_not_say_when_a_part_asked_about_happens(real_qa):
     """办好第十四届社区教育展示周暨2020年全民终身学习活动周 names the notice's year, not the week's dates: no answer in full."""
     reading = real_qa.read("第十四届社区教育展示周在什么时间、什么地点举办？")
     retrieval = real_qa.retriever.search(reading, k=10)
     assert retrieval.hits[0].unit_key.endswith("#14")  # the point that names the week, with 东丽分校 and 2020年 in it
-    assert real_qa._answers_all(retrieval, reading.facts) is None
+    assert real_qa._answers_all(reading, retrieval, reading.facts) is None
 
 
 @pytest.mark.model
