@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -147,6 +147,24 @@ _YEARS = re.compile(r"\d{4}\s*(?:[—–-]\s*\d{4}\s*)?年?")  # 2020年, 2019�
 _PERIODS = {"节课": "课时", "学年": "年"}  # how a question names the period of a fee → the measure word of units.tsv
 _LEAD_IN = re.compile(r"^[^，。；：]{0,30}[：:]")  # 2020年全区教育工作总体要求是： names a heading, not a fact
 _QUOTED = re.compile(r"“[^”]*”")
+
+
+def item_units(documents: Iterable[Document]) -> dict[str, tuple[str, ...]]:
+    """Unit key of a lead-in (可通过以下途径核实：) → the keys of the units right under it, in the text's order."""
+    out: dict[str, tuple[str, ...]] = {}
+    for doc in documents:
+        for i, unit in enumerate(doc.units):
+            if not unit.text.rstrip().endswith(("：", ":")):
+                continue
+            kids = []
+            for below in doc.units[i + 1 :]:
+                if below.depth <= unit.depth or not below.section.startswith(unit.section):
+                    break
+                if below.depth == unit.depth + 1:
+                    kids.append(str(doc.ref(below)))
+            if kids:
+                out[str(doc.ref(unit))] = tuple(kids)
+    return out
 
 
 def _items_listed(text: str) -> int:
@@ -377,6 +395,20 @@ class AnswerBuilder:
                 quote = _join(sents, idx)
                 return Selection(sel.hit, idx, quote) if len(quote) <= self.settings.list_chars else sel
         return sel
+
+    def item_list(self, retrieval: Retrieval, sel: Selection, items: dict[str, tuple[str, ...]]) -> list[Selection]:
+        """For 有哪些办法可以查 when a list's items are units of their own (①…③ under 家长可通过以下途径核实：): the lead-in
+        and every item, in the text's order, when they fit in ``list_chars``; else just ``sel``."""
+        key = sel.hit.unit_key
+        lead = key if key in items else next((k for k, kids in items.items() if key in kids), None)
+        if lead is None:
+            return [sel]
+        keys = (lead, *items[lead])
+        units = [self.index.units[k][1] for k in keys]
+        if sum(len(u.text) for u in units) > self.settings.list_chars:
+            return [sel]
+        hits = {h.unit_key: h for h in retrieval.ranking}
+        return [Selection(hits[k], tuple(range(len(u.sentences))), _join(u.sentences, tuple(range(len(u.sentences))))) for k, u in zip(keys, units)]
 
     def whole(self, sel: Selection) -> Selection:
         """The whole unit, when it is at most ``whole_chars`` long: 遇到下大雨的时候校车最高能开多快 is decided on the

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import config
 from .abstention import Signals, signals
-from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, facts_in, summarize
+from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, facts_in, item_units, summarize
 from .index import Index, load_or_build
 from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
@@ -48,6 +48,7 @@ class PolicyQA:
         )
         self.rewriter = self.reader.rewriter
         self._citing = citing_units(index.documents)
+        self._items = item_units(index.documents)
 
     @classmethod
     def load(
@@ -241,6 +242,8 @@ class PolicyQA:
                     selections.append(item or sel)
         if listing:
             selections[0] = self.builder.whole_list(selections[0])
+            listed = self.builder.item_list(retrieval, selections[0], self._items)
+            selections = self.builder.merge(listed + selections) if len(listed) > 1 else selections
             selections += self._anchored(retrieval, selections, facts)
         if listing or rule("conjoined").search(reading.standalone):
             selections += self._completed(retrieval, selections, facts)

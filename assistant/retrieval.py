@@ -423,9 +423,10 @@ class Retriever:
         if not vector.size or not len(self.memory):
             return NO_VOTE
         vote = self.memory.vote(vector, k=t.memory_k, floor=t.memory_floor, temperature=t.memory_temperature)
-        lead = self._doc_ids[int(np.argmax(fused))]
         # Labels silenced by a newer document (scoped out) still say their document is known.
-        scope = preferred or (frozenset({lead}) if lead not in self.labelled.documents else frozenset())
+        near = {self._doc_ids[i] for i in np.flatnonzero(fused >= t.tie_ratio * fused.max())}
+        unlabelled = frozenset(near - self.labelled.documents)
+        scope = preferred or unlabelled
         return vote.within(scope) if scope else vote
 
     def _fuse(self, mode: Mode, unit_dense: np.ndarray, unit_kw: np.ndarray, expanded: bool) -> np.ndarray:

@@ -216,3 +216,22 @@ def test_a_question_led_by_an_unlabelled_document_is_not_pulled_to_another(tmp_p
     assert PolicyQA(index, emb, settings=loud, memory=unknown).ask(question).citations[0].doc_id == "bus-rules"
     known = Memory([pull, Example("本办法什么时候施行", (UnitRef("bus-rules", "2"),), "t.jsonl")], emb.encode_queries([question, "本办法什么时候施行"]))
     assert PolicyQA(index, emb, settings=loud, memory=known).ask(question).citations[0].point == 3
+
+
+def test_a_question_whose_near_tie_holds_an_unlabelled_document_is_not_pulled_to_another(tmp_path: Path) -> None:
+    """Led by the notice, but with a unit of a document nobody has labelled questions about within tie_ratio of it:
+    the memory cannot tell the two apart either, so it stays silent (区招生中心在哪 is no 资助中心 question)."""
+    rules = tmp_path / "bus-rules.txt"
+    rules.write_text("某区校车管理办法\n第一条 校车驾驶人应当每日出车前检查车辆制动和轮胎。\n第二条 本办法自公布之日起施行。\n", encoding="utf-8")
+    emb = HashEmbedder()
+    index = Index.build([NOTICE, rules], emb)
+    question = "校车驾驶人出车前要检查什么"
+    memory = Memory([Example(question, (_unit(3),), "t.jsonl")], emb.encode_queries([question]))
+    retriever = PolicyQA(index, emb, settings=Settings(memory_floor=0.5), memory=memory).retriever
+    notice, bus = retriever.unit_keys.index(str(_unit(3))), retriever.unit_keys.index("bus-rules#1")
+    fused = np.zeros(len(retriever.unit_keys), dtype=np.float32)
+    fused[notice], fused[bus] = 1.0, retriever.settings.tie_ratio + 0.01
+    vector = emb.encode_queries([question])[0]
+    assert retriever._vote(vector, fused, frozenset()).units == {}
+    fused[bus] = retriever.settings.tie_ratio - 0.1  # no longer a near tie: the labels speak
+    assert retriever._vote(vector, fused, frozenset()).units == {str(_unit(3)): 1.0}

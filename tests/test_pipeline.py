@@ -293,6 +293,28 @@ def test_a_short_form_finds_the_texts_whole_term(qa: PolicyQA):
     assert "研学实践教育活动" in qa.retriever.search(qa.read("学校组织研学是玩还是学？")).tokens
 
 
+def test_a_list_asked_for_whose_items_are_units_of_their_own_is_quoted_whole():
+    """有哪些办法可以查: the three ways are ①②③, each a unit under 家长可通过以下途径核实：; the lead-in and all three
+    are quoted, in the text's order, not just the way that scored best."""
+    from assistant.answering import item_units
+    from assistant.parsing import parse_file
+
+    path = ROOT / "tests" / "data" / "fiction_extra" / "qinglan-2022-homework-sleep-training-qa.txt"
+    doc = parse_file(path)
+    items = item_units([doc])
+    lead = str(doc.ref(doc.by_section("四、5.")))
+    assert items[lead] == tuple(str(doc.ref(doc.by_section(f"四、5.{n}"))) for n in "①②③")
+    assert str(doc.ref(doc.by_section("四、4."))) not in items  # no colon, no list
+    emb = HashEmbedder()
+    qa = PolicyQA(Index.build([path], emb), emb, settings=HASH_SETTINGS)
+    question = "我想确认孩子报的那个培训班是不是正规的，有哪些办法可以查？"
+    retrieval = qa.retriever.search(qa.read(question), k=10)
+    third = next(h for h in retrieval.ranking if h.unit_key == items[lead][2])
+    listed = qa.builder.item_list(retrieval, qa.builder.select(retrieval, third, ()), items)
+    assert [s.hit.unit_key for s in listed] == [lead, *items[lead]]
+    assert "白名单" in listed[1].quote and "办学许可证" in listed[2].quote and "0571-86123401" in listed[3].quote
+
+
 def test_a_fragment_of_many_whole_terms_stands_for_none_of_them():
     """jieba cuts 2022年青岚区 into 年青 / 岚区; 岚区 is part of every title naming 青岚区, and no short form of one."""
     emb = HashEmbedder()

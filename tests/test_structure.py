@@ -369,6 +369,9 @@ def test_cite_labels_match_the_answering_module_for_the_notice_and_laws(laws_dir
         ("《某区课后服务管理办法》\n为了规范，制定本办法。", "某区课后服务管理办法"),
         ("某区教育局关于做好2031年\n义务教育招生工作的通知\n各学校：", "某区教育局关于做好2031年义务教育招生工作的通知"),
         ("某区教师交流轮岗管理办法（试行）\n（2031年3月15日某区教育局发布）", "某区教师交流轮岗管理办法（试行）"),
+        ("某区教育局\n某区2031年作业和睡眠管理政策问答\n发布日期：2031年9月1日。", "某区2031年作业和睡眠管理政策问答"),
+        ("某区教育局\n某区财政局\n某区2031年资助工作方案\n各学校：", "某区2031年资助工作方案"),
+        ("某区教育局\n为了规范作业管理，制定本问答。", "某区教育局"),  # a body's name with no title under it is the title
     ],
 )
 def test_titles_from_the_front_lines(head: str, title: str):
@@ -458,3 +461,11 @@ def test_a_table_between_signoff_lines_keeps_them_apart(lines: list[str]):
     # Both found by hypothesis.
     doc = parse_text("\n".join(lines), "any")
     assert coverage(doc, read_lines("\n".join(lines))) == 1.0 and overlaps(doc) == []
+
+
+def test_issuing_bodies_above_a_title_with_no_document_number_issue_it():
+    """青岚区教育局 on its own line above 青岚区2022年…政策问答 is the issuer, not the title's first half."""
+    doc = parse_text("某区教育局\n某区财政局\n某区2031年资助工作方案\n各学校：\n一、总则\n内容。", "t")
+    assert (doc.title, doc.issuer) == ("某区2031年资助工作方案", "某区教育局、某区财政局")
+    qa = parse_file(Path(__file__).parent / "data" / "fiction_extra" / "qinglan-2022-homework-sleep-training-qa.txt")
+    assert (qa.title, qa.issuer, qa.year) == ("青岚区2022年中小学生作业、睡眠、手机和校外培训管理政策问答", "青岚区教育局", 2022)

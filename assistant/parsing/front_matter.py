@@ -119,10 +119,24 @@ GENRES = "方案|办法|通知|意见|要点|细则|规定|决定|计划|规划|
 _GENRE_END = re.compile(rf"(?:{GENRES})》?$")
 
 
+#: An issuing body's own name (青岚区教育局, 某市人民政府办公室): on a line of its own above a title, it issues it.
+_BODY = re.compile(r"^[\u4e00-\u9fff]{2,24}(?:局|厅|委员会|政府|办公室|办公厅)$")
+
+
+def _issuer_lines(head: list[str]) -> int:
+    """How many lines naming issuing bodies stand above a title with no 发文字号 (青岚区教育局 / 青岚区2022年…政策问答)."""
+    n = 0
+    while n < len(head) and _BODY.match(head[n]):
+        n += 1
+    rest = _title_lines(head[n:])
+    return n if n and rest else 0
+
+
 def read_front(head: list[str], meta: dict[str, str], tail: list[str], fallback: str) -> FrontMatter:
     """Title, issuer, 发文字号, date and recipients from the front lines (``head``) and the last lines (``tail``)."""
     red = _red_header(head)
-    title_lines = _title_lines(head[red:])
+    bodies = 0 if red else _issuer_lines(head)
+    title_lines = _title_lines(head[red + bodies :])
     joined = "".join(title_lines)
     cover = _COVER.search(joined) or _COVER.search("".join(head))
     title = meta.get("title") or ""
@@ -133,7 +147,7 @@ def read_front(head: list[str], meta: dict[str, str], tail: list[str], fallback:
         title = title[1:-1] if title.startswith("《") and title.endswith("》") and title.count("《") == 1 else title
     release = next((line for line in head[: len(title_lines) + red + 2] if RELEASE_LINE.match(line)), "")
     releaser = m.group(1) if (m := _RELEASER.search(release)) and not re.search(r"会议?$", m.group(1)) else ""
-    issuer = meta.get("issuer") or _issuer(title_lines, head[: max(red - 1, 0)]) or releaser or _signoff_issuer(head) or _signoff_issuer(tail)
+    issuer = meta.get("issuer") or _issuer(title_lines, head[: max(red - 1, 0)] or head[:bodies]) or releaser or _signoff_issuer(head) or _signoff_issuer(tail)
     number = meta.get("doc_number") or next((m.group(0) for line in head if (m := DOC_NUMBER.search(line))), "")
     date = iso_date(meta.get("date", "")) or iso_date(release) or _signoff_date(head) or _signoff_date(tail)
     recipients = next((line.rstrip("：:") for line in head if line.endswith(("：", ":")) and "附件" not in line and len(line) < 80), "")
