@@ -230,6 +230,9 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         # 多少个课时 of a training is answered in 学时, and the other way round
         (Asked(AnswerType.NUMBER, "课时"), "岗前培训不少于16学时。", True),
         (Asked(AnswerType.NUMBER, "学时"), "每周不少于4课时。", True),
+        # a time of day says when (什么时间段可以打电话)
+        (Asked(AnswerType.DATE), "亲情电话每天开放时间为12:00—13:00和16:30—17:30。", True),
+        (Asked(AnswerType.DATE), "学校应为每个年级至少设置2部亲情电话。", False),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
