@@ -128,6 +128,8 @@ def asking_part(question: str) -> str:
     if not clauses:
         return question
     asking = [i for i, c in enumerate(clauses) if c.rstrip().endswith(("?", "？"))] or [len(clauses) - 1]
+    # 学籍号一共是多少位，是怎么编出来的？: a clause asking with a question word, right before a question, asks too.
+    asking += [i - 1 for i in asking if i > 0 and clauses[i - 1].rstrip().endswith(("，", ",")) and rule("interrogative").search(clauses[i - 1])]
     # 听说明年（2022年）比例要提高，是真的吗？: a bare confirmation asks about the claim before it.
     claims = {i - 1 for i in asking if i > 0 and rule("confirmation").search(clauses[i].strip())}
     return "".join(clauses[i] for i in sorted(set(asking) | claims))

@@ -13,7 +13,7 @@ from assistant.answering import AnswerType, Asked, Coverage, asked_facts
 from assistant.index import Index
 from assistant.pipeline import InvalidQuestionError, PolicyQA, Settings, validate_question
 from assistant.questions import asked_years, conjunct_questions, sub_questions
-from assistant.retrieval import Mode, normalize_query, questions_asked
+from assistant.retrieval import Mode, asking_part, normalize_query, questions_asked
 
 from .conftest import HASH_SETTINGS, NOTICE, ROOT, HashEmbedder
 
@@ -316,6 +316,24 @@ def test_a_list_asked_for_whose_items_are_units_of_their_own_is_quoted_whole():
     listed = qa.builder.item_list(retrieval, qa.builder.select(retrieval, third, ()), items)
     assert [s.hit.unit_key for s in listed] == [lead, *items[lead]]
     assert "白名单" in listed[1].quote and "办学许可证" in listed[2].quote and "0571-86123401" in listed[3].quote
+
+
+@pytest.mark.parametrize(
+    "question,asking",
+    [
+        # a clause asking with a question word, right before the question mark's clause, asks too …
+        ("国家规定的全国中小学生学籍号一共是多少位，是怎么编出来的？", "国家规定的全国中小学生学籍号一共是多少位，是怎么编出来的？"),
+        # … a story's clause without one does not
+        ("孩子明年升小学，幼儿园会不会衔接？", "幼儿园会不会衔接？"),
+        ("我们是外地户口。孩子一直在老家读书，能转过来吗？", "能转过来吗？"),
+    ],
+)
+def test_the_asking_part(question: str, asking: str):
+    assert asking_part(question) == asking
+
+
+def test_a_national_rule_asked_before_a_follow_on_question_is_still_asked(qa: PolicyQA):
+    assert qa.read("国家规定的全国中小学生学籍号一共是多少位，是怎么编出来的？").scope.national
 
 
 def test_a_fragment_of_many_whole_terms_stands_for_none_of_them():
