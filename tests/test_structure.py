@@ -384,6 +384,7 @@ def test_titles_from_the_front_lines(head: str, title: str):
         ("（2031年3月15日某区教育局发布）", "某区教育局", "2031-03-15"),
         ("(2031年5月8日某区教育局第3次局务会议通过)", "某区教育局", "2031-05-08"),
         ("（2031年5月8日局务会议通过）", "", "2031-05-08"),  # a meeting is not the issuer
+        ("（2031年6月10日某区教育局、某区市场监督管理局发布）", "某区教育局、某区市场监督管理局", "2031-06-10"),  # joint issuers
     ],
 )
 def test_a_release_line_under_the_title_gives_issuer_and_date(line: str, issuer: str, date: str):

@@ -22,7 +22,7 @@ DATE_LINE = re.compile(rf"^[（(]?\s*{DATE.pattern}\s*[）)]?$")
 DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5A-Za-z]{1,12}[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]\s*第?\s*\d{1,4}\s*号")
 #: A release line under a title: （2021年3月15日青岚区教育局发布）, (2019年5月8日局务会议通过).
 RELEASE_LINE = re.compile(rf"^[（(]\s*{DATE.pattern}[^（()）]{{0,40}}[）)]$")
-_RELEASER = re.compile(r"日\s*([\u4e00-\u9fa5]{2,30}?)(?:第[\d一二三四五六七八九十]+次[\u4e00-\u9fa5]{0,10})?(?:发布|印发|公布|通过|制定)")
+_RELEASER = re.compile(r"日\s*([\u4e00-\u9fa5][\u4e00-\u9fa5、]{1,40}?)(?:第[\d一二三四五六七八九十]+次[\u4e00-\u9fa5]{0,10})?(?:发布|印发|公布|通过|制定)")
 _COVER = re.compile(r"关于(?:印发|转发|发布|公布|下发)\s*《([^》]+)》")
 _SENTENCE = re.compile(r"[。！？；!?;]")
 
