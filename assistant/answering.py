@@ -408,7 +408,8 @@ class AnswerBuilder:
         if sum(len(u.text) for u in units) > self.settings.list_chars:
             return [sel]
         hits = {h.unit_key: h for h in retrieval.ranking}
-        return [Selection(hits[k], tuple(range(len(u.sentences))), _join(u.sentences, tuple(range(len(u.sentences))))) for k, u in zip(keys, units)]
+        whole = [tuple(range(len(u.sentences))) for u in units]
+        return [Selection(hits[k], idx, _join(u.sentences, idx)) for k, u, idx in zip(keys, units, whole, strict=True)]
 
     def whole(self, sel: Selection) -> Selection:
         """The whole unit, when it is at most ``whole_chars`` long: 遇到下大雨的时候校车最高能开多快 is decided on the

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import config
 from .abstention import Signals, signals
-from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, facts_in, item_units, summarize
+from .answering import Answer, AnswerBuilder, Asked, Citation, Coverage, Evidence, Selection, asked_facts, facts_in, item_units, summarize
 from .index import Index, load_or_build
 from .inputs import InvalidQuestionError, validate_question
 from .lexicon import Settings, lexicon, rule
@@ -378,8 +378,8 @@ class PolicyQA:
         finds some other quote, while the unit giving the fact (只能办理1次) answers both."""
         if not facts or not retrieval.hits:
             return None
-        if len(facts) == 1 and self.read(reading.sub_questions[0]).facts:
-            return None
+        if len(facts) == 1 and asked_facts(reading.sub_questions[0]):
+            return None  # asked_facts, not a second read of the part _pick has read: only whether it asks a fact matters
         whole = self.builder.select(retrieval, retrieval.hits[0], facts)
         year = self.index.units[whole.hit.unit_key][0].year
         quote = whole.quote.replace(f"{year}年", "") if year else whole.quote
