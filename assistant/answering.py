@@ -107,7 +107,7 @@ class Asked:
         if self.current:
             text = "，".join(c for c in re.split(r"[，,；;。]", text) if not rule("target").search(c))
         if self.kind is AnswerType.NUMBER and self.unit == "%":
-            return bool(re.search(r"\d+(?:\.\d+)?%|百分之|百分点", text))
+            return bool(rule("evidence.percent").search(text))  # 15%, 百分之十, a 4:6 split
         if self.kind is AnswerType.NUMBER and self.unit:
             units = lexicon().aliases(self.unit)
             if self.ordinal:  # 第二期, and as often without 第: 二期, 十一届

@@ -138,7 +138,8 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("特级教师名单在哪查？", (Asked(AnswerType.PLACE), Asked(AnswerType.NAME))),  # the list itself is wanted, and where
         ("体育考试在哪考？", (Asked(AnswerType.PLACE),)),  # a bare 在哪 before the verb asks where
         ("新建的小学什么时候能投入使用？", (Asked(D, day_level=True),)),  # a plan's year does not say when it opens
-        ("要在哪几天申请复查？", ()),  # 在哪几天 asks no place
+        ("要在哪几天申请复查？", (Asked(D, day_level=True, day_of_month=True),)),  # which days, not a place, nor how long
+        ("区级复核哪几天做", (Asked(D, day_level=True, day_of_month=True),)),  # 哪几天 asks dates, not a list
         ("一级园一个孩子一年补多少？", (Asked(AnswerType.MONEY, "年"), Asked(N))),  # a subsidy asked is a sum
         ("孩子被学校处分了不服气，有没有地方能说理", ()),  # the 处分 happened; the question asks where to appeal
         ("老师有偿补课被查到了，会受到什么处分？", (Asked(AnswerType.PENALTY),)),
@@ -233,6 +234,11 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         # a time of day says when (什么时间段可以打电话)
         (Asked(AnswerType.DATE), "亲情电话每天开放时间为12:00—13:00和16:30—17:30。", True),
         (Asked(AnswerType.DATE), "学校应为每个年级至少设置2部亲情电话。", False),
+        # a share asked (几成) is answered by a split (按4:6比例分担) as by a percentage; a clock time is no share
+        (Asked(AnswerType.NUMBER, "%"), "保育费减免资金由市、区两级财政按4:6比例分担。", True),
+        (Asked(AnswerType.NUMBER, "%"), "午休时间为12:00—14:00。", False),
+        # where to sign up: an online channel is the place (微信小程序在线报名)
+        (Asked(AnswerType.PLACE), "家长通过“青岚教育”微信小程序“暑托服务”模块在线报名。", True),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
@@ -1033,3 +1039,23 @@ def test_a_unit_holding_a_qualifier_only_negated_ranks_lower(hash_embedder):
     assert "第十五条" in negated("普惠私立园的保教费上限多长时间调整一回？")
     assert "第十四条" not in negated("普惠私立园的保教费上限多长时间调整一回？")
     assert negated("非普惠的私立园保教费多久能涨一次价？") == set()  # asked of the negated kind, nothing is lowered
+
+
+@pytest.mark.model
+def test_a_near_unit_of_the_same_document_answers_when_the_best_quote_does_not_stand(tmp_path):
+    """小学生几号返校: the best unit is a long part on many topics (工作要求和监督检查), whose dated sentences are not about
+    返校; the next unit of the same notice (学生返校报到) answers."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+
+    data = Path(__file__).parent / "data"
+    doc = data / "fiction_extra" / "qinglan-2022-summer-safety-and-care-notice.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    reading = qa.read("小学生几号返校")
+    retrieval = qa.retriever.search(reading, k=10)
+    top = qa._select(reading, retrieval)[0]
+    assert qa.index.units[top.hit.unit_key][1].section == "六、"
+    assert qa._decide(reading, qa.builder.evidence(retrieval, [top], reading.facts), [top], qa.index.documents[0], retrieval.vote)[0] is Coverage.NONE
+    answer = qa.ask("小学生几号返校")
+    assert not answer.abstained and answer.citations[0].section == "一、" and "8月31日" in answer.answer
