@@ -130,7 +130,7 @@ def wrap_width(raw: list[str]) -> int:
 def _unwrap(lines: list[Line], raw: list[str]) -> list[Line]:
     """A paragraph hard-wrapped across lines is one line again (考试、测 / 试、面谈 → 考试、测试、面谈), as the PDF reader
     joins them: a full-width line continues into the next unless it ends a sentence (a break there costs nothing),
-    or the next is indented or numbered, or either is laid out in columns (两个发文单位并排的落款) or a table row. The joined line's place keeps an empty
+    or the next is indented or numbered (not after an enumeration comma: 按正文三、 / （五）执行), or either is laid out in columns (两个发文单位并排的落款) or a table row. The joined line's place keeps an empty
     line, so line numbers stay those of the file."""
     full = wrap_width(raw)
     if not full:
@@ -147,7 +147,8 @@ def _unwrap(lines: list[Line], raw: list[str]) -> list[Line]:
             and not clean(raw[i - 1]).endswith(_CLOSING)
             and not text.startswith((" ", "\t", "\u3000"))
             and not any(_COLUMN_GAP.search(clean(t)) for t in (raw[i - 1], text))
-            and match_mark(line.text) is None
+            # 按正文三、 / （五）执行: a line cut after an enumeration comma continues, whatever numbering starts the next.
+            and (match_mark(line.text) is None or clean(raw[i - 1]).endswith("、"))
         )
         if wraps and out[head].text:
             out[head] = Line(out[head].text + line.text)
