@@ -493,10 +493,8 @@ class PolicyQA:
     def _place_note(self, reading: Reading, selections: list[Selection], doc: Document) -> str:
         # A place the document is not about must be in the answer itself: the notice names 北京 (京津冀 cooperation),
         # which does not make it an answer to 北京市今年幼升小政策有什么变化.
-        own, text = f"{doc.title} {doc.issuer}", f"{doc.title} {doc.issuer} {_quoted(selections, doc)}"
-        # 东丽 stands for 东丽区 in the document's own name, and 优质均衡区 for a quote's 优质均衡发展区; a quote's bare
-        # 河北 (北京、河北优质中小学) is the province, not 河北区.
-        other = [p for p in reading.scope.places if p not in text and p[:-1] not in own and not _shortened(p, text)]
+        text = f"{doc.title} {doc.issuer} {_quoted(selections, doc)}"
+        other = [p for p in reading.scope.places if p not in text and p[:-1] not in text]
         if not other:
             return ""
         return f"抱歉，《{doc.title}》是{doc.issuer or '本地'}的文件，没有关于{'、'.join(other)}的规定，不能把它当作{other[0]}的做法回答。"
@@ -525,11 +523,6 @@ def _other_stages(reading: Reading, quote: str) -> tuple[str, ...]:
     """The school stages ``quote`` names when it names none of those the question asks about (初中 for a 高中 question)."""
     quoted = stages(quote)
     return quoted if reading.scope.stages and not set(quoted) & set(reading.scope.stages) else ()
-
-
-def _shortened(place: str, text: str) -> bool:
-    """``text`` names ``place`` in full with a few characters between its stem and its 区 / 县 (优质均衡发展区)."""
-    return re.search(rf"{re.escape(place[:-1])}[\u4e00-\u9fff]{{0,4}}{re.escape(place[-1])}", text) is not None
 
 
 def _quoted(selections: list[Selection], doc: Document) -> str:

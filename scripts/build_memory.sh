@@ -9,7 +9,7 @@ LAWS=${POLICYQA_SHARED:-../shared}/corpus/related
 $PY scripts/build_memory.py --out "$OUT/notice.jsonl" --corpus corpus \
   eval/dev.jsonl eval/dev_abstain.jsonl eval/dev_extra.jsonl eval/dev_followup.jsonl eval/dev_parent.jsonl eval/dev_weak.jsonl \
   eval/real_tune.jsonl eval/real2_tune.jsonl eval/real3_tune.jsonl eval/real4_tune.jsonl eval/real5_tune.jsonl \
-  eval/years_tune.jsonl eval/greetings_tune.jsonl eval/followup2_tune.jsonl eval/abstain2_tune.jsonl eval/abstain3_tune.jsonl
+  eval/years_tune.jsonl eval/greetings_tune.jsonl eval/followup2_tune.jsonl eval/abstain2_tune.jsonl
 $PY scripts/build_memory.py --out "$OUT/laws.jsonl" --corpus corpus --corpus "$LAWS" \
   eval/laws_tune.jsonl eval/laws_tune2.jsonl eval/laws_tune3.jsonl eval/laws_tune4.jsonl
 $PY scripts/build_memory.py --out "$OUT/fiction.jsonl" --corpus tests/data/fiction --corpus tests/data/fiction_extra \

@@ -474,9 +474,6 @@ def test_a_named_year_is_quoted(real_qa):
     "question,says",
     [
         ("南开区也是电脑摇号吗？", "南开区"),  # another district
-        ("河北区2020年计划新建几所小学？", "河北区"),  # 河北 in the notice is the province (京津冀), not 河北区
-        ("国家对小学生每天回家写作业的时间有规定吗？最多能写多长时间？", "国家"),  # 国家对…有规定吗 asks a national rule
-        ("我家孩子成绩中等，按东丽现在的招生办法能考上重点高中吗？", "不预测"),  # a prediction for one child
         ("2018年建了几所小学？", "2018年"),  # another year
         ("2019年新增学前教育学位多少个？", "2019年"),  # 2019 only in the title of a 2019—2020 plan; the figure is 2020's
         ("国家规定每天锻炼多久？", "国家"),  # a national rule asked of a district notice
