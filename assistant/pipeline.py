@@ -111,8 +111,6 @@ class PolicyQA:
         ev = self.builder.evidence(retrieval, selections, reading.facts)
         doc = self.index.units[selections[0].hit.unit_key][0]
         coverage, missing, note = self._decide(reading, ev, selections, doc, retrieval.vote)
-        if coverage is Coverage.NONE and not note and not more and (alt := self._runner_up(reading, retrieval, selections[0], ev)):
-            selections, ev, doc, (coverage, missing, note) = alt
         if coverage is Coverage.NONE:
             return self._abstain(reading, retrieval, note, start)
         english = reading.language is Language.ENGLISH
@@ -125,26 +123,6 @@ class PolicyQA:
         return Answer(
             q, reading.resolved(doc.year), text, False, citations, (time.perf_counter() - start) * 1000, coverage, summary, reading.used_history
         )
-
-    def _runner_up(
-        self, reading: Reading, retrieval: Retrieval, top: Selection, declined: Evidence
-    ) -> tuple[list[Selection], Evidence, Document, tuple[Coverage, Asked | None, str]] | None:
-        """When the best quote does not stand, a near one of the same document that covers more of the question and
-        does stand answers: in a long part on many topics (工作要求和监督检查) the sentences holding a date may not be
-        about the question, while the next unit's (学生返校报到) are. Another document's near unit is no better evidence
-        (a penalty of the bus measures for one the canteen measures do not set)."""
-        for h in self._near(retrieval, top):
-            if h.doc_id != top.hit.doc_id:
-                continue
-            sel = self.builder.select(retrieval, h, reading.facts)
-            ev = self.builder.evidence(retrieval, [sel], reading.facts)
-            if ev.coverage <= declined.coverage:
-                continue
-            doc = self.index.units[h.unit_key][0]
-            decision = self._decide(reading, ev, [sel], doc, retrieval.vote)
-            if decision[0] is Coverage.FULL:
-                return [sel], ev, doc, decision
-        return None
 
     def _pleasantry(self, q: str) -> str:
         """The reply to a message that asks nothing (谢谢, 好的, 你好; an emoji alone is refused as no question): no

@@ -1040,22 +1040,3 @@ def test_a_unit_holding_a_qualifier_only_negated_ranks_lower(hash_embedder):
     assert "第十四条" not in negated("普惠私立园的保教费上限多长时间调整一回？")
     assert negated("非普惠的私立园保教费多久能涨一次价？") == set()  # asked of the negated kind, nothing is lowered
 
-
-@pytest.mark.model
-def test_a_near_unit_of_the_same_document_answers_when_the_best_quote_does_not_stand(tmp_path):
-    """小学生几号返校: the best unit is a long part on many topics (工作要求和监督检查), whose dated sentences are not about
-    返校; the next unit of the same notice (学生返校报到) answers."""
-    from assistant.embedding import load_embedder
-    from assistant.index import load_or_build
-
-    data = Path(__file__).parent / "data"
-    doc = data / "fiction_extra" / "qinglan-2022-summer-safety-and-care-notice.txt"
-    embedder = load_embedder()
-    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
-    reading = qa.read("小学生几号返校")
-    retrieval = qa.retriever.search(reading, k=10)
-    top = qa._select(reading, retrieval)[0]
-    assert qa.index.units[top.hit.unit_key][1].section == "六、"
-    assert qa._decide(reading, qa.builder.evidence(retrieval, [top], reading.facts), [top], qa.index.documents[0], retrieval.vote)[0] is Coverage.NONE
-    answer = qa.ask("小学生几号返校")
-    assert not answer.abstained and answer.citations[0].section == "一、" and "8月31日" in answer.answer
