@@ -125,3 +125,8 @@ def match_mark(line: str) -> Mark | None:
         except ValueError:
             continue
     return None
+
+
+def opens_item(text: str, previous: str) -> bool:
+    """Does a line open a numbered item? Not right after a line cut at an enumeration comma (按正文三、 / （五）执行)."""
+    return match_mark(text) is not None and not previous.endswith("、")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..markers import match_mark
+from ..markers import match_mark, opens_item
 from ..model import Line, ParseError, Source
 
 SUFFIXES = (".pdf",)
@@ -170,8 +170,7 @@ def _wraps(previous: _VisualLine, line: _VisualLine, left_edge: float, right_edg
     that fell at the line end; without indents, a full line that does not end a sentence continues.
     """
     full = previous.right >= right_edge - 2 * previous.size and previous.x <= left_edge + 2 * previous.size
-    numbered = match_mark(line.text) is not None and not previous.text.endswith("、")  # 按正文三、 / （五）执行 continues
-    if not full or numbered or line.x > left_edge + line.size:
+    if not full or opens_item(line.text, previous.text) or line.x > left_edge + line.size:
         return False  # a short, centred or right-aligned line ends its paragraph; the next line starts anew
     if indents:
         return not line.runs[0].indented

@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 from ..front_matter import split_front_matter
-from ..markers import match_mark
+from ..markers import opens_item
 from ..model import Line, ParseError, Source
 
 SUFFIXES = (".txt", ".md")
@@ -147,8 +147,7 @@ def _unwrap(lines: list[Line], raw: list[str]) -> list[Line]:
             and not clean(raw[i - 1]).endswith(_CLOSING)
             and not text.startswith((" ", "\t", "\u3000"))
             and not any(_COLUMN_GAP.search(clean(t)) for t in (raw[i - 1], text))
-            # 按正文三、 / （五）执行: a line cut after an enumeration comma continues, whatever numbering starts the next.
-            and (match_mark(line.text) is None or clean(raw[i - 1]).endswith("、"))
+            and not opens_item(line.text, clean(raw[i - 1]))
         )
         if wraps and out[head].text:
             out[head] = Line(out[head].text + line.text)
