@@ -84,6 +84,7 @@ class Settings:
     cover_ratio: float = _knob("cover_ratio")
     fact_ratio: float = _knob("fact_ratio")
     fact_ratio_other: float = _knob("fact_ratio_other")
+    near_window: int = _knob("near_window")
     anchor_units: int = _knob("anchor_units")
     heading_chars: int = _knob("heading_chars")
     # -- sentence choice inside a unit

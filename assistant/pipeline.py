@@ -288,7 +288,7 @@ class PolicyQA:
         """The next few units of the ranking scoring ``fact_ratio`` of the top quote's, headers and preambles left out:
         those that may lead instead of it when they hold what it lacks."""
         floor = self.settings.fact_ratio * top.hit.score
-        for h in retrieval.ranking[1 : 2 + self.settings.max_extra]:
+        for h in retrieval.ranking[1 : 1 + self.settings.near_window]:
             if h.score < floor:
                 return
             if not h.unit_key.endswith(("#header", "#preamble")):
@@ -380,10 +380,15 @@ class PolicyQA:
             return None
         if len(facts) == 1 and asked_facts(reading.sub_questions[0]):
             return None  # asked_facts, not a second read of the part _pick has read: only whether it asks a fact matters
-        whole = self.builder.select(retrieval, retrieval.hits[0], facts)
-        year = self.index.units[whole.hit.unit_key][0].year
-        quote = whole.quote.replace(f"{year}年", "") if year else whole.quote
-        return whole if all(f.satisfied_by(quote) for f in facts) else None
+        top = self.builder.select(retrieval, retrieval.hits[0], facts)
+        # 面试几号 在哪考: the part's prose (面试评分…) leads, the row of its schedule (面试，4月23日，实验小学) holds both.
+        near = (h for h in self._near(retrieval, top) if h.doc_id == top.hit.doc_id)
+        for whole in chain([top], (self.builder.select(retrieval, h, facts) for h in near)):
+            year = self.index.units[whole.hit.unit_key][0].year
+            quote = whole.quote.replace(f"{year}年", "") if year else whole.quote
+            if all(f.satisfied_by(quote) for f in facts):
+                return whole
+        return None
 
     def _pick(self, question: str) -> list[Selection]:
         reading = self.read(question)

@@ -257,4 +257,21 @@ def _named_documents(short_titles: dict[str, str], question: str) -> tuple[str, 
     """The documents a question names: by a short title of four characters or more anywhere in it, or by any
     short title it puts in 《》 (《教师法》: three characters, but named as a title)."""
     quoted = set(re.findall(r"《([^》]+)》", question))
-    return tuple(d for d, short in short_titles.items() if short and (short in quoted or (len(short) >= 4 and short in question)))
+    named = tuple(d for d, short in short_titles.items() if short and (short in quoted or (len(short) >= 4 and short in question)))
+    return named or _abbreviated(short_titles, question)
+
+
+def _abbreviated(short_titles: dict[str, str], question: str) -> tuple[str, ...]:
+    """这个招聘方案 for 《青岚区2022年公开招聘中小学及幼儿园教师实施方案》: a kind of document (方案, 办法) after a word of
+    two to four characters that titles of that kind hold; the longest such word names them."""
+    for m in rule("document.genre").finditer(question):
+        genre = m.group(0).removeprefix("实施")
+        kind = {d: short for d, short in short_titles.items() if genre in short}
+        for n in (4, 3, 2):
+            stem = question[max(0, m.start() - n) : m.start()]
+            if len(stem) == n and _CJK_WORD.fullmatch(stem) and (named := tuple(d for d, short in kind.items() if stem in short)):
+                return named
+    return ()
+
+
+_CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")

@@ -155,6 +155,8 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("这个办法什么时候开始实施？", (Asked(D),)),
         ("民办幼儿园每月保育费的最高限价是多少？", (Asked(AnswerType.MONEY, "月", counted="保育费"), Asked(N))),  # a fee's cap is a sum
         ("伙食费标准是多少？", (Asked(AnswerType.MONEY, counted="伙食费"), Asked(N))),  # any fee named X费
+        ("咨询的电子邮箱地址是什么？", (Asked(AnswerType.PHONE),)),  # an email address is a contact, not a place
+        ("报名点的地址在哪？", (Asked(AnswerType.PLACE),)),
         ("减免资金要从保教费收入里提多少比例？", (Asked(N, "%"),)),  # a share of a fee is no sum
         ("学校可以收补课费吗？", (Asked(AnswerType.FEE),)),  # whether it costs: a charge must be spoken of
         ("孩子能参加吗？要交钱吗？", (Asked(AnswerType.FEE),)),
@@ -239,6 +241,16 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.NUMBER, "%"), "午休时间为12:00—14:00。", False),
         # where to sign up: an online channel is the place (微信小程序在线报名)
         (Asked(AnswerType.PLACE), "家长通过“青岚教育”微信小程序“暑托服务”模块在线报名。", True),
+        # A schedule's row says where under its column (地点：…), or names the school it is held in.
+        (Asked(AnswerType.PLACE), "环节：面试，时间：4月23日至4月24日，地点：青岚区实验小学。", True),
+        (Asked(AnswerType.PLACE), "笔试在青岚区第一中学举行。", True),
+        (Asked(AnswerType.PLACE), "面试满分100分，面试成绩低于60分的，不得进入体检环节。", False),
+        # A house number (锦川路88号) is no day of a month.
+        (Asked(AnswerType.DATE, day_level=True, day_of_month=True), "可在报名期间的工作日到政务服务中心（锦川路88号）现场报名。", False),
+        (Asked(AnswerType.DATE, day_level=True, day_of_month=True), "5月9号开始报名。", True),
+        # An email address answers 邮箱多少 as a number does 电话多少.
+        (Asked(AnswerType.PHONE), "咨询电子邮箱：qljyzp2022@hcqinglan-jy.cn。", True),
+        (Asked(AnswerType.PHONE), "联系信息：联系电话、电子邮箱、通讯地址。", False),
     ],
 )
 def test_asked_fact_must_be_in_the_quote(asked: Asked, text: str, ok: bool):
@@ -762,6 +774,26 @@ def test_one_unit_answering_every_part_of_a_question_leads_the_pieces_its_parts_
     answer = qa.ask("我是初三班主任，学校的体育过程性评价成绩最迟什么时候报给区里？报送之前要在校内公示几天？")
     assert answer.coverage is Coverage.FULL and answer.citations[0].section == "三、（三）1.（3）"
     assert "5月31日前" in answer.answer and "不少于3个工作日" in answer.answer
+
+
+@pytest.mark.model
+def test_a_near_unit_of_the_same_document_answering_every_part_leads(tmp_path):
+    """笔试要考多少分才算及格？成绩大概哪天能查到？: the best unit (综合成绩=笔试成绩×40%…) holds neither the pass mark
+    nor the date; the next one of the same plan holds both (60分, 4月13日前) and answers in full."""
+    from assistant.embedding import load_embedder
+    from assistant.index import load_or_build
+    from assistant.pipeline import PolicyQA
+
+    doc = Path(__file__).parent / "data" / "fiction_extra" / "qinglan-2022-teacher-recruitment-plan.txt"
+    embedder = load_embedder()
+    qa = PolicyQA(load_or_build([doc], tmp_path / "idx", embedder), embedder)
+    question = "笔试要考多少分才算及格？成绩大概哪天能查到？"
+    reading = qa.read(question)
+    retrieval = qa.retriever.search(reading, k=10)
+    assert qa.index.units[retrieval.hits[0].unit_key][1].section != "六、（三）"  # the best unit is another
+    answer = qa.ask(question)
+    assert answer.coverage is Coverage.FULL and answer.citations[0].section == "六、（三）"
+    assert "60分" in answer.answer and "4月13日前" in answer.answer
 
 
 @pytest.mark.model

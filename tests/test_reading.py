@@ -137,6 +137,8 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("东丽教育局长 谁", "person", True),
         ("哪个局领导包我们学校啊", "person", True),  # 哪个 as well as 哪位 asks for a leader by name
         ("领导小组的组长是哪位副区长？", "person", True),
+        ("招生领导小组组长是谁？叫什么名字？", "person", True),  # the head of a working group, by name
+        ("领导小组的组长负责哪些工作？", "person", False),
         ("教育局现在一把手是谁啊", "person", True),
         ("我想找负责校园安全的科长，他叫什么名字？", "person", True),  # the role, then 他 asked about
         ("孩子今天不坐校车了，需要跟哪个老师说？", "person", False),  # whom to tell: a role the text names, not a person
@@ -298,6 +300,30 @@ def test_a_question_names_a_document_by_its_short_title(question: str, named: tu
     from assistant.reading import _named_documents
 
     titles = {"teachers": "教师法", "promotion": "民办教育促进法", "notice": "天津市东丽区2020年教育工作要点"}
+    assert _named_documents(titles, question) == named
+
+
+@pytest.mark.parametrize(
+    "question,named",
+    [
+        ("这个招聘方案是依据哪些文件定的？", ("hiring",)),  # a word of the title before its kind of document
+        ("幼儿园招生方案里摇号是哪天？", ("kindergarten",)),  # the longest word that titles of the kind hold
+        ("招生方案规定的报名材料有哪些？", ("kindergarten", "admission")),  # both plans hold 招生: both are named
+        ("校车办法对司机有什么要求？", ("bus",)),
+        ("报名方式是什么？", ()),  # 方式 is no kind of document
+        ("这个方案什么时候开始施行？", ()),  # a kind alone names none
+        ("工作要点里教师招聘有什么安排？", ()),  # no indexed title is a 要点
+    ],
+)
+def test_a_question_names_a_document_by_a_word_of_its_title_and_its_kind(question: str, named: tuple[str, ...]):
+    from assistant.reading import _named_documents
+
+    titles = {
+        "hiring": "青岚区2022年公开招聘中小学及幼儿园教师实施方案",
+        "kindergarten": "青岚区2022年幼儿园招生入园工作实施方案",
+        "admission": "青岚区2021年义务教育招生入学工作实施方案",
+        "bus": "青岚区校车安全管理办法",
+    }
     assert _named_documents(titles, question) == named
 
 

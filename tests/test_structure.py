@@ -470,3 +470,16 @@ def test_issuing_bodies_above_a_title_with_no_document_number_issue_it():
     assert (doc.title, doc.issuer) == ("某区2031年资助工作方案", "某区教育局、某区财政局")
     qa = parse_file(Path(__file__).parent / "data" / "fiction_extra" / "qinglan-2022-homework-sleep-training-qa.txt")
     assert (qa.title, qa.issuer, qa.year) == ("青岚区2022年中小学生作业、睡眠、手机和校外培训管理政策问答", "青岚区教育局", 2022)
+
+
+def test_joint_issuers_sign_before_the_attachments():
+    """Two bureaus sign on a line each, and the 附件 (a table, a list) come after the 落款: the issuer is both, the
+    date the 落款's, not read from the attachments' last lines."""
+    text = (
+        "青禾区2032年公开招聘教师实施方案\n为做好招聘工作，制定本方案。\n一、招聘计划\n本次计划招聘教师20名。\n"
+        "二、咨询方式\n咨询电话：022-12345678。\n青禾区教育局\n青禾区人力资源和社会保障局\n2032年3月10日\n"
+        "附件1\n学段 | 人数\n小学 | 12\n初中 | 8\n附件2\n1. 基本信息：姓名、性别。\n2. 联系信息：电话、邮箱。\n"
+    )
+    doc = parse_text(text, "joint")
+    assert (doc.issuer, doc.date) == ("青禾区教育局、青禾区人力资源和社会保障局", "2032-03-10")
+    assert [u.section for u in doc.units if u.kind is UnitKind.SIGNOFF] == ["落款"]

@@ -119,6 +119,11 @@ GENRES = "方案|办法|通知|意见|要点|细则|规定|决定|计划|规划|
 _GENRE_END = re.compile(rf"(?:{GENRES})》?$")
 
 
+def ends_title(first_line: str) -> bool:
+    """Does a document's first line end as a title does (…教师实施方案)? Then it is whole, however full it runs."""
+    return _GENRE_END.search(first_line.strip()) is not None
+
+
 #: An issuing body's own name (青岚区教育局, 某市人民政府办公室): on a line of its own above a title, it issues it.
 _BODY = re.compile(r"^[\u4e00-\u9fff]{2,24}(?:局|厅|委员会|政府|办公室|办公厅)$")
 
@@ -169,8 +174,12 @@ def _signoff_date(lines: list[str]) -> str:
 
 
 def _signoff_issuer(lines: list[str]) -> str:
-    """The short line right above a date-only line: the issuing body of a 落款."""
+    """The short line right above a date-only line: the issuing body of a 落款; joint issuers each sign on a line
+    of their own (青岚区教育局 / 青岚区人力资源和社会保障局)."""
     for i in range(len(lines) - 1, 0, -1):
         if DATE_LINE.match(lines[i]) and not is_sentence(lines[i - 1]) and len(lines[i - 1]) <= 30:
-            return lines[i - 1]
+            first = i - 1
+            while first > 0 and _BODY.match(lines[first]) and _BODY.match(lines[first - 1]):
+                first -= 1
+            return "、".join(lines[first:i])
     return ""

@@ -280,7 +280,10 @@ def parse_source(source: Source, doc_id: str, source_name: str = "") -> Document
     start = min(first_mark if first_mark is not None else len(lines), first_table)
     head_idx = [i for i in range(start) if lines[i].text]
     head = [lines[i].text for i in head_idx]
-    tail = [line.text for line in lines[start:] if line.text and not line.is_table][-6:]
+    texts = [line.text for line in lines[start:] if line.text and not line.is_table]
+    # The 落款 ends at its date, before any 附件 that follows it: the last date-only line, else the last lines.
+    signed = next((i for i in range(len(texts) - 1, -1, -1) if DATE_LINE.match(texts[i])), len(texts) - 1)
+    tail = texts[max(0, signed - 5) : signed + 1]
     front = read_front(head, meta, tail, doc_id)
     header_end = _header_end(head, front)
     warnings = list(source.warnings)

@@ -204,6 +204,36 @@ def _table_end(body: list[_VisualLine], start: int) -> int:
     return end
 
 
+def _centred_cells_joined(rows: list[list[_VisualLine]], starts: list[float]) -> list[list[_VisualLine]]:
+    """A cell wrapped over three lines and centred in its row starts a line above the row's other cells and ends a
+    line below: lines with nothing in the first column join the row of the same page whose nearest line is closest (the
+    row above on a tie, as a top-aligned cell continues downwards)."""
+
+    def keyed(row: list[_VisualLine]) -> bool:
+        return any(_column(r.x, starts, r.size) == 0 for v in row for r in v.runs)
+
+    def gap(row: list[_VisualLine], other: list[_VisualLine]) -> float:
+        return min(abs(v.y - w.y) for v in row for w in other)
+
+    anchors = [k for k, row in enumerate(rows) if k == 0 or keyed(row)]
+    if len(anchors) == len(rows):
+        return rows
+    joined: dict[int, list[_VisualLine]] = {k: list(rows[k]) for k in anchors}
+    for k, row in enumerate(rows):
+        if k in joined:
+            continue
+        same_page = [a for a in anchors if a > 0 and rows[a][0].page == row[0].page]
+        if not same_page:
+            joined[k] = list(row)  # no keyed row to belong to: a row of its own, as before
+            continue
+        # A line inside a cell sits closer than rows do; where the pitch is even, a line right above a row whose cell
+        # also runs a line below it is that centred cell's first line.
+        centred = k + 2 < len(rows) and k + 1 in joined and k + 2 not in anchors and rows[k + 2][0].page == row[0].page
+        best = min(same_page, key=lambda a: (round(gap(rows[a], row), 1), (a < k) if centred else (a > k)))
+        joined[best] += row
+    return [sorted(joined[k], key=lambda v: -v.y) for k in sorted(joined)]
+
+
 def _table_rows(region: list[_VisualLine]) -> list[Line]:
     """Group a table's visual lines into rows (a wrapped cell's lines sit closer than rows do) and cells by column."""
     starts = [r.x for r in region[0].runs]
@@ -213,6 +243,7 @@ def _table_rows(region: list[_VisualLine]) -> list[Line]:
             rows[-1].append(v)
         else:
             rows.append([v])
+    rows = _centred_cells_joined(rows, starts)
     out: list[Line] = []
     header: tuple[str, ...] = ()
     for row in rows:

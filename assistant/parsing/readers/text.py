@@ -7,7 +7,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from ..front_matter import split_front_matter
+from ..front_matter import ends_title, split_front_matter
 from ..markers import opens_item
 from ..model import Line, ParseError, Source
 
@@ -137,6 +137,7 @@ def _unwrap(lines: list[Line], raw: list[str]) -> list[Line]:
         return lines
     out = list(lines)
     head = 0
+    title = next((i for i, line in enumerate(out) if line.text), -1)  # a title that fills the width still ends there
     for i in range(1, len(out)):
         prev, line, text = out[i - 1], out[i], raw[i] if i < len(raw) else ""
         wraps = (
@@ -148,6 +149,7 @@ def _unwrap(lines: list[Line], raw: list[str]) -> list[Line]:
             and not text.startswith((" ", "\t", "\u3000"))
             and not any(_COLUMN_GAP.search(clean(t)) for t in (raw[i - 1], text))
             and not opens_item(line.text, clean(raw[i - 1]))
+            and not (i - 1 == title and ends_title(prev.text))
         )
         if wraps and out[head].text:
             out[head] = Line(out[head].text + line.text)
