@@ -3,8 +3,9 @@
 The hand-set thresholds of settings.tsv (coverage, dense, typed_*) look at two or three numbers
 at a time. ``scripts/fit_abstention.py`` records these signals for every tuning question and
 compares a logistic regression over them with the rules out of fold (leave one set out). The
-decision itself is still the rules' (PolicyQA._by_rules): the learned one has not beaten them
-on the tuning sets yet, see the script's docstring for the figures.
+decision itself is still the rules' (PolicyQA._by_rules, then the question memory): no learned
+one has beaten them out of fold in a way that holds for a document nobody labelled questions for,
+see the script's docstring for the figures.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, fields
 
 from .answering import Evidence
+from .memory import Vote
 from .reading import Language, Reading
 
 
@@ -56,3 +58,12 @@ def signals(reading: Reading, ev: Evidence, tokenizer: Callable[[str], list[str]
         english=float(reading.language is Language.ENGLISH),
         expanded=float(bool(reading.expansions)),
     )
+
+
+#: The question memory's vote at decision time, weighed beside the evidence signals.
+VOTE: tuple[str, ...] = ("vote_abstain", "vote_nearest", "vote_top")
+
+
+def vote_values(vote: Vote, top: str) -> dict[str, float]:
+    """The vote's signals for the top unit (all 0 where no labelled question is near: a document nobody labelled)."""
+    return {"vote_abstain": vote.abstain, "vote_nearest": vote.nearest, "vote_top": vote.for_unit(top)}

@@ -79,4 +79,8 @@ def test_a_rescue_keeps_the_rules_answers_and_the_scope_checks(fit):
     probs = np.asarray([0.1, 0.9, 0.99])
     assert fit.decide(rows, probs, 0.5, "rescue") == [True, True, False]  # a scope decline stands whatever the model says
     assert fit.decide(rows, probs, 0.5, "replace") == [False, True, False]
+    assert fit.decide(rows, probs, 0.5, "veto") == [False, False, False]  # a veto only declines what the rules answer
+    assert fit.decide(rows, probs, 0.05, "veto") == [True, False, False]
+    unanswered = [_row(fit, False, "full", gold=False), _row(fit, True, "full")]
+    assert fit.veto_net(unanswered, [False, False]) == 1 - fit.VETO_COST  # one unanswerable caught, one answerable lost
     assert fit.right(rows[0]) and not fit.right(rows[2])
