@@ -269,9 +269,7 @@ def _abbreviated(short_titles: dict[str, str], question: str) -> tuple[str, ...]
         kind = {d: short for d, short in short_titles.items() if genre in short}
         for n in (4, 3, 2):
             stem = question[max(0, m.start() - n) : m.start()]
-            if len(stem) == n and _CJK_WORD.fullmatch(stem) and (named := tuple(d for d, short in kind.items() if stem in short)):
+            if len(stem) == n and stem.isalpha() and (named := tuple(d for d, short in kind.items() if stem in short)):
                 return named
     return ()
 
-
-_CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")

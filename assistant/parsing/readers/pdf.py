@@ -215,20 +215,20 @@ def _centred_cells_joined(rows: list[list[_VisualLine]], starts: list[float]) ->
     def gap(row: list[_VisualLine], other: list[_VisualLine]) -> float:
         return min(abs(v.y - w.y) for v in row for w in other)
 
-    anchors = [k for k, row in enumerate(rows) if k == 0 or keyed(row)]
+    anchors = {k for k, row in enumerate(rows) if k == 0 or keyed(row)}
     if len(anchors) == len(rows):
         return rows
     joined: dict[int, list[_VisualLine]] = {k: list(rows[k]) for k in anchors}
     for k, row in enumerate(rows):
-        if k in joined:
+        if k in anchors:
             continue
-        same_page = [a for a in anchors if a > 0 and rows[a][0].page == row[0].page]
+        same_page = [a for a in sorted(anchors) if a > 0 and rows[a][0].page == row[0].page]
         if not same_page:
             joined[k] = list(row)  # no keyed row to belong to: a row of its own, as before
             continue
         # A line inside a cell sits closer than rows do; where the pitch is even, a line right above a row whose cell
         # also runs a line below it is that centred cell's first line.
-        centred = k + 2 < len(rows) and k + 1 in joined and k + 2 not in anchors and rows[k + 2][0].page == row[0].page
+        centred = k + 2 < len(rows) and k + 1 in anchors and k + 2 not in anchors and rows[k + 2][0].page == row[0].page
         best = min(same_page, key=lambda a: (round(gap(rows[a], row), 1), (a < k) if centred else (a > k)))
         joined[best] += row
     return [sorted(joined[k], key=lambda v: -v.y) for k in sorted(joined)]
