@@ -132,7 +132,9 @@ def asking_part(question: str) -> str:
     asking += [i - 1 for i in asking if i > 0 and clauses[i - 1].rstrip().endswith(("，", ",")) and rule("interrogative").search(clauses[i - 1])]
     # 听说明年（2022年）比例要提高，是真的吗？: a bare confirmation asks about the claim before it.
     claims = {i - 1 for i in asking if i > 0 and rule("confirmation").search(clauses[i].strip())}
-    return "".join(clauses[i] for i in sorted(set(asking) | claims))
+    # 按照国家规定，… / 到2023年，… / 南汀区的方案里，…: a clause that only frames the question pins down what it asks.
+    frames = {i for i in range(min(asking)) if rule("frame").search(clauses[i])}
+    return "".join(clauses[i] for i in sorted(set(asking) | claims | frames))
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:

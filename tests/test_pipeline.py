@@ -217,12 +217,16 @@ def test_asked_facts(question: str, facts: tuple[Asked, ...]):
         (Asked(AnswerType.FREQUENCY), "按每人每月500元标准发放住房补贴。", False),
         (Asked(AnswerType.FREQUENCY), "普惠性民办幼儿园保教费最高限价原则上每3年调整一次。", True),
         (Asked(AnswerType.FREQUENCY), "区发展和改革局每学期开展不少于1次抽查。", True),
+        (Asked(AnswerType.FREQUENCY), "提醒家长每半年带孩子进行1次眼底检查。", True),  # half a year is a period too
         # who qualifies: the quote must set a condition; naming the selection is no condition of it
         (Asked(AnswerType.CONDITION), "园长应当具有幼儿园教师资格证和大专及以上学历，从事幼儿教育工作5年以上。", True),
         (Asked(AnswerType.CONDITION), "开展十佳青年教师评选，激发青年教师活力。", False),
         # 找谁查: the office a check is asked of is the way to do it
         (Asked(AnswerType.PROCEDURE), "招聘工作人员时，应当向公安机关、人民检察院查询应聘者是否具有违法犯罪记录", True),
         (Asked(AnswerType.PROCEDURE), "国家建立违法犯罪人员信息查询系统", False),
+        # 走什么手续: a written application and its approval are the steps
+        (Asked(AnswerType.PROCEDURE), "确有需要的，须由家长提出书面申请，经学校同意后方可带入。", True),
+        (Asked(AnswerType.PROCEDURE), "中小学生原则上不得将个人手机带入校园。", False),
         # laws write sums in Chinese numerals
         (Asked(AnswerType.MONEY), "给予警告，可以并处五百元以下罚款；", True),
         (Asked(AnswerType.MONEY), "处一万元以上十万元以下罚款", True),
@@ -344,6 +348,10 @@ def test_a_list_asked_for_whose_items_are_units_of_their_own_is_quoted_whole():
         # … a story's clause without one does not
         ("孩子明年升小学，幼儿园会不会衔接？", "幼儿园会不会衔接？"),
         ("我们是外地户口。孩子一直在老家读书，能转过来吗？", "能转过来吗？"),
+        # … a clause that only frames it (a year, a standard, a document) does
+        ("到2023年，全区近视率要再降多少个百分点？", "到2023年，全区近视率要再降多少个百分点？"),
+        ("按照国家规定，孩子满几周岁才能上小学？", "按照国家规定，孩子满几周岁才能上小学？"),
+        ("南汀区的培训方案里，新教师培训几天？", "南汀区的培训方案里，新教师培训几天？"),
     ],
 )
 def test_the_asking_part(question: str, asking: str):

@@ -149,6 +149,11 @@ def test_a_follow_up_that_cannot_stand_alone_borrows(qa: PolicyQA):
         ("国家法律对老师打学生是怎么规定的", "national", True),
         ("这个法律对学校有用吗", "national", False),  # no question about what the law requires
         ("我家孩子对法律挺感兴趣，学校有没有法律知识比赛？", "national", False),
+        # a clause that only frames the question pins it down: the standard, the year, the document asked about
+        ("按照教育部的规定，新任校长的任职培训不得少于多少学时？", "national", True),
+        ("到2023年，全区近视率要再降多少个百分点？", "years", {2023}),
+        ("海澄市南汀区2022年的教师培训方案里，新教师集中培训安排了几天？", "places", ("南汀区",)),
+        ("孩子明年升小学，幼儿园会不会衔接？", "relative", ()),  # a story's clause is no frame
     ],
 )
 def test_scope(qa: PolicyQA, question: str, field: str, value):

@@ -483,3 +483,12 @@ def test_joint_issuers_sign_before_the_attachments():
     doc = parse_text(text, "joint")
     assert (doc.issuer, doc.date) == ("青禾区教育局、青禾区人力资源和社会保障局", "2032-03-10")
     assert [u.section for u in doc.units if u.kind is UnitKind.SIGNOFF] == ["落款"]
+
+
+def test_joint_issuers_on_one_line_read_as_on_two():
+    """Two bureaus sign on one line, apart by full-width spaces: the issuer is read as when each signs on its own line,
+    so a .txt and its .html (where the spaces collapse) give the same issuer."""
+    body = "青禾区2032年近视防控工作实施方案\n为做好近视防控工作，制定本方案。\n一、工作目标\n近视率下降1个百分点。\n"
+    one_line = parse_text(body + "青禾区教育局\u3000\u3000青禾区卫生健康委员会\n2032年3月18日\n", "one")
+    two_lines = parse_text(body + "青禾区教育局\n青禾区卫生健康委员会\n2032年3月18日\n", "two")
+    assert one_line.issuer == two_lines.issuer == "青禾区教育局、青禾区卫生健康委员会"

@@ -175,11 +175,11 @@ def _signoff_date(lines: list[str]) -> str:
 
 def _signoff_issuer(lines: list[str]) -> str:
     """The short line right above a date-only line: the issuing body of a 落款; joint issuers each sign on a line
-    of their own (青岚区教育局 / 青岚区人力资源和社会保障局)."""
+    of their own (青岚区教育局 / 青岚区人力资源和社会保障局), or on one line apart by spaces (…教育局　　…委员会)."""
     for i in range(len(lines) - 1, 0, -1):
         if DATE_LINE.match(lines[i]) and not is_sentence(lines[i - 1]) and len(lines[i - 1]) <= 30:
             first = i - 1
             while first > 0 and _BODY.match(lines[first]) and _BODY.match(lines[first - 1]):
                 first -= 1
-            return "、".join(lines[first:i])
+            return "、".join(name for line in lines[first:i] for name in line.split())
     return ""
