@@ -272,4 +272,3 @@ def _abbreviated(short_titles: dict[str, str], question: str) -> tuple[str, ...]
             if len(stem) == n and stem.isalpha() and (named := tuple(d for d, short in kind.items() if stem in short)):
                 return named
     return ()
-

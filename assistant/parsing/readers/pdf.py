@@ -219,10 +219,11 @@ def _centred_cells_joined(rows: list[list[_VisualLine]], starts: list[float]) ->
     if len(anchors) == len(rows):
         return rows
     joined: dict[int, list[_VisualLine]] = {k: list(rows[k]) for k in anchors}
+    ordered = sorted(anchors)
     for k, row in enumerate(rows):
         if k in anchors:
             continue
-        same_page = [a for a in sorted(anchors) if a > 0 and rows[a][0].page == row[0].page]
+        same_page = [a for a in ordered if a > 0 and rows[a][0].page == row[0].page]
         if not same_page:
             joined[k] = list(row)  # no keyed row to belong to: a row of its own, as before
             continue
