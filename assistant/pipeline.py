@@ -430,6 +430,7 @@ class PolicyQA:
             or self._year_note(reading, selections, doc)
             or self._place_note(reading, selections, doc)
             or self._school_note(reading, doc)
+            or self._official_note(reading, doc)
             or self._stage_note(reading, selections)
             or self._national_note(reading, doc)
         )
@@ -488,6 +489,14 @@ class PolicyQA:
         if not other:
             return ""
         return f"抱歉，《{doc.title}》没有提到{'、'.join(other)}，不能把全区的一般规定当作这所学校的具体安排回答。"
+
+    def _official_note(self, reading: Reading, doc: Document) -> str:
+        """刘建华科长对校服征订提了什么要求: a policy text names no one's remarks; an official it does not name is not in it."""
+        text = self.retriever.document_text(doc.doc_id)
+        other = [name + title for name, title in reading.scope.officials if name not in text]
+        if not other:
+            return ""
+        return f"抱歉，《{doc.title}》没有提到{'、'.join(other)}，不能把文件的一般规定当作其本人的讲话或要求回答。"
 
     def _stage_note(self, reading: Reading, selections: list[Selection]) -> str:
         """A figure or date asked for one school stage (高中晚自习收费) is not answered by another's (初中课后服务150元)."""

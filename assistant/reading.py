@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
+from itertools import accumulate
 
 from .answering import Asked, Judgement, asked_facts
 from .english import Translator
@@ -36,6 +37,7 @@ class Scope:
     relative: tuple[int, ...] = ()  # offsets of relative time words in the asking part (今年 → 0, 明年 → 1)
     periods: tuple[tuple[str, int, int], ...] = ()  # five-year plan periods named (“十四五”, 2021, 2025)
     schools: tuple[str, ...] = ()  # schools named by their road or number (望潮路小学, 第一中学)
+    officials: tuple[tuple[str, str], ...] = ()  # officials named in the asking part: (name, title), (刘建华, 科长)
     stages: tuple[str, ...] = ()  # school stages named in the asking part (高中), from the stage.* rules
     person: bool = False  # a named person is asked for (谁分管招生)
     national: bool = False  # a national rule is asked for (国家规定…)
@@ -84,6 +86,7 @@ class Reading:
             f"years {sorted(s.years)}" if s.years else "",
             f"relative {list(s.relative)}" if s.relative else "",
             f"schools {','.join(s.schools)}" if s.schools else "",
+            f"officials {','.join(n + t for n, t in s.officials)}" if s.officials else "",
             "person" if s.person else "",
             "national" if s.national else "",
             "task" if s.task else "",
@@ -155,6 +158,17 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
     return tuple(p for p in dict.fromkeys(out) if back or p in asking or _stem(p) in asking or p in owners)
 
 
+def _officials(pos: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Officials named by surname and title (刘建华科长, 陈副局长), the name cut as a person's (高中校长 is no one)."""
+    text, out = "".join(w for w, _ in pos), []
+    spans = list(zip(accumulate((len(w) for w, _ in pos), initial=0), pos))
+    for m in rule("scope.official").finditer(text):
+        words = [(start, flag) for start, (w, flag) in spans if start < m.end("name") and start + len(w) > m.start()]
+        if words and words[0][0] == m.start() and all(flag == "nr" for _, flag in words):
+            out.append((m.group("name"), m.group("title")))
+    return tuple(dict.fromkeys(out))
+
+
 def _stem(place: str) -> str:
     """滨海新区 → 滨海, 南开区 → 南开."""
     return re.sub("(?:新区|区|县|市)$", "", place)
@@ -211,6 +225,7 @@ class QuestionReader:
             periods=tuple((p.name, p.start, p.end) for p in lexicon().periods if p.matches(standalone)),
             schools=tuple(dict.fromkeys(m.group(0) for m in rule("scope.school").finditer(asking))),
             stages=stages(asking),
+            officials=_officials(self.rewriter.pos_cut(asking)),
             person=bool(rule("type.person").search(asking)),
             national=bool(rule("scope.national").search(asking)),
             task=bool(rule("scope.task").search(f"{question} {asking}")),

@@ -15,4 +15,5 @@ $PY scripts/build_memory.py --out "$OUT/laws.jsonl" --corpus corpus --corpus "$L
 $PY scripts/build_memory.py --out "$OUT/fiction.jsonl" --corpus tests/data/fiction --corpus tests/data/fiction_extra \
   eval/fiction_tune.jsonl eval/fiction_tune2.jsonl eval/fiction_tune3.jsonl eval/fiction_tune4.jsonl eval/fiction_tune5.jsonl \
   eval/fiction_tune6.jsonl eval/fiction_tune7.jsonl eval/fiction_tune8.jsonl eval/fiction_tune9.jsonl eval/fiction_tune10.jsonl eval/fiction_tune11.jsonl \
-  eval/fiction_tune12.jsonl eval/fiction_tune13.jsonl eval/fiction_tune14.jsonl eval/fiction_tune15.jsonl eval/fiction_tune16.jsonl eval/fiction_tune17.jsonl
+  eval/fiction_tune12.jsonl eval/fiction_tune13.jsonl eval/fiction_tune14.jsonl eval/fiction_tune15.jsonl eval/fiction_tune16.jsonl eval/fiction_tune17.jsonl \
+  eval/fiction_tune18.jsonl eval/fiction_tune19.jsonl

@@ -161,6 +161,9 @@ N, D = AnswerType.NUMBER, AnswerType.DATE
         ("学校可以收补课费吗？", (Asked(AnswerType.FEE),)),  # whether it costs: a charge must be spoken of
         ("孩子能参加吗？要交钱吗？", (Asked(AnswerType.FEE),)),
         ("幼儿园收不收3岁以下的孩子？", ()),  # 收 admits a child here: no charge asked
+        ("今年新建的幼儿园名单？", (Asked(AnswerType.NAME),)),
+        ("培训机构有哪些情况会被列进黑名单？", ()),  # a black list is a sanction, not a list of names asked for
+        ("哪里能查到白名单？", ()),
     ],
 )
 def test_asked_facts(question: str, facts: tuple[Asked, ...]):

@@ -207,6 +207,8 @@ def test_the_chat_example_with_the_real_model(real_qa):
         ("我们学区里的学校招几个班？", ()),
         ("小区门口的幼儿园收费多少？", ()),
         ("这个区的校车归谁管？", ()),
+        ("方案要在什么时间之前报区教育局备案？", ()),  # 之前/报 + 区教育局: the bureau one reports to, no 前报区
+        ("我想直接找区教育局负责校园安全的科长", ()),
     ],
 )
 def test_places_the_dictionary_does_not_know_are_still_read(qa: PolicyQA, question: str, places: tuple[str, ...]):
@@ -285,6 +287,24 @@ def test_a_judgement_leads_with_a_figure_its_word_is_given_by():
 )
 def test_schools_named_by_road_or_number_are_read(qa: PolicyQA, question: str, schools: tuple[str, ...]):
     assert qa.read(question).scope.schools == schools
+
+
+@pytest.mark.parametrize(
+    "question, officials",
+    [
+        ("区教育局基础教育科的刘建华科长对今年校服征订提了什么要求？", (("刘建华", "科长"),)),
+        ("青岚区教育局李卫东副局长对今年培训机构整治提了哪些具体要求？", (("李卫东", "副局长"),)),  # cut 李/卫东
+        ("班主任李老师说今年要交资料费，是真的吗？", ()),  # a teacher is no official
+        ("幼儿园园长是谁来聘？", ()),  # a title with no name
+    ],
+)
+def test_officials_named_by_name_and_title_are_read(qa: PolicyQA, question: str, officials: tuple[tuple[str, str], ...]):
+    assert qa.read(question).scope.officials == officials
+
+
+def test_an_official_the_text_never_names_is_declined(qa: PolicyQA):
+    answer = qa.ask("区教育局刘建华科长对今年新建幼儿园提了什么要求？")
+    assert answer.abstained and "刘建华科长" in answer.answer
 
 
 def test_a_school_the_text_never_names_is_declined(qa: PolicyQA):
