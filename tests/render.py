@@ -236,7 +236,7 @@ def hard_wrap(text: str, columns: int) -> str:
 
     out: list[str] = []
     for line in text.splitlines():
-        if "|" in line or re.search(r"\t|\S {2,}\S", line) or width(line) <= columns:
+        if "|" in line or re.search(r"\t|\S[ \u3000]{2,}\S", line) or width(line) <= columns:
             out.append(line)
             continue
         cut = ""

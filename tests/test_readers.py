@@ -180,11 +180,22 @@ def test_markdowns_marks_are_no_words_of_the_policy(tmp_path: Path):
     assert units["二、"] == "注意事项\n每名幼儿只能报名一所幼儿园；\n详见青禾教育网。\n咨询电话：022-12345678"
 
 
-@pytest.mark.parametrize("line", ["2*3*4=24", "5 - 3 = 2", "-5℃以下停课", "“双减”*政策"])
+@pytest.mark.parametrize("line", ["2*3*4=24", "5 - 3 = 2", "-5℃以下停课", "“双减”*政策", "机构名称：________________", "________", "公示日期：______年____月____日"])
 def test_text_that_only_looks_like_markdown_is_kept(line: str):
     from assistant.parsing.readers.text import plain
 
     assert plain(line) == line
+
+
+def test_a_form_field_after_a_full_line_starts_its_own_line(tmp_path: Path):
+    # The line above fills the wrap width by chance (…举报电话：022-58361270); 公示日期：____ is the form's next field.
+    prose = "区教育局将组织开展校外培训机构专项检查，检查结果在区教育局网站公开，接受社会监督。" * 3
+    lines = [prose[i : i + 24] for i in range(0, len(prose), 24)]
+    text = "\n".join([*lines, "区教育局校外教育培训监管科举报电话：022-58361270", "公示日期：______年____月____日", ""])
+    wrapped = tmp_path / "form.txt"
+    wrapped.write_text(text, encoding="utf-8")
+    assert wrap_width(text.splitlines()) == 48
+    assert "公示日期：______年____月____日" in [line.text for line in read(wrapped).lines]
 
 
 def test_a_red_header_laid_out_in_a_word_table_is_front_matter(tmp_path: Path):

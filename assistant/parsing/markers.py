@@ -121,9 +121,12 @@ def match_mark(line: str) -> Mark | None:
         if rule.role is Role.ATTACHMENT:
             label = label.rstrip(":：").rstrip(" \t\u3000")  # 附件1：报名表 is labelled 附件1
         try:
-            return Mark(rule, _number(m.group("num")), label, rest)
+            number = _number(m.group("num"))
         except ValueError:
             continue
+        if m.group("num") and number == 0:
+            continue  # no list counts from 0: 0） is a cut figure (8:30—17:3 / 0）), not an item
+        return Mark(rule, number, label, rest)
     return None
 
 

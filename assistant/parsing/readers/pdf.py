@@ -21,6 +21,7 @@ SUFFIXES = (".pdf",)
 _PAGE_NUMBER = re.compile(r"^[-—–－\s]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*[/／]\s*\d{1,4}|\s*共\s*\d{1,4}\s*页)?[-—–－\s]*$")
 _MARGIN = 0.06  # share of the page height at the top and bottom where headers and footers live
 _ENDS_PARAGRAPH = tuple("。！？：；!?:;")
+_BLANK = ("＿", "_")  # a fill-in blank
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,9 @@ def _lines(body: list[_VisualLine]) -> list[Line]:
     i = 0
     while i < len(body):
         v = body[i]
+        if len(v.cells) == 1 and i + 1 < len(body) and _heads_cell(v, body[i + 1]):
+            body = [*body[:i], body[i + 1], v, *body[i + 2 :]]  # the heading row's own line first: it sets the columns
+            v = body[i]
         if len(v.cells) > 1:
             end = _table_end(body, i)
             out += _table_rows(body[i:end])
@@ -172,9 +176,28 @@ def _wraps(previous: _VisualLine, line: _VisualLine, left_edge: float, right_edg
     full = previous.right >= right_edge - 2 * previous.size and previous.x <= left_edge + 2 * previous.size
     if not full or opens_item(line.text, previous.text) or line.x > left_edge + line.size:
         return False  # a short, centred or right-aligned line ends its paragraph; the next line starts anew
+    if previous.text.endswith(_BLANK):
+        return False  # a form's field ends in its blank (□其他＿＿＿＿ / 问题描述：): no word is cut there
     if indents:
         return not line.runs[0].indented
     return not previous.text.endswith(_ENDS_PARAGRAPH)
+
+
+def _heads_cell(line: _VisualLine, row: _VisualLine, above: bool = True) -> bool:
+    """Is ``line`` a line of a heading cell wrapped in the table row next to it (收费标准（元/ above, 课时） below, the
+    row's other cells between, as a cell centred in its row sets them)? It sits close above (or below), in a gap
+    between the row's cells, right of the first."""
+    run = line.runs[0]
+    dy = line.y - row.y if above else row.y - line.y
+    close = line.page == row.page and 0 < dy <= 1.5 * row.size
+    return close and len(row.cells) > 1 and run.x > row.runs[0].right and all(run.right <= r.x or run.x >= r.right for r in row.runs)
+
+
+def _starts(region: list[_VisualLine]) -> list[float]:
+    """Where the columns start: the heading row's cells, a wrapped heading's lines above or below them included."""
+    head = region[0]
+    lines = [v for v in region[1:3] if len(v.cells) == 1 and (_heads_cell(v, head) or _heads_cell(v, head, above=False))]
+    return sorted([r.x for r in head.runs] + [v.runs[0].x for v in lines])
 
 
 def _column(x: float, starts: list[float], size: float) -> int:
@@ -187,7 +210,7 @@ def _table_end(body: list[_VisualLine], start: int) -> int:
     A line stays in the table when it has several cells, or sits in a column right of the first
     (a wrapped cell), or fits inside the first column close below the line before it.
     """
-    starts = [r.x for r in body[start].runs]
+    starts = _starts(body[start:])
     end = start + 1
     while end < len(body):
         v, prev = body[end], body[end - 1]
@@ -237,10 +260,10 @@ def _centred_cells_joined(rows: list[list[_VisualLine]], starts: list[float]) ->
 
 def _table_rows(region: list[_VisualLine]) -> list[Line]:
     """Group a table's visual lines into rows (a wrapped cell's lines sit closer than rows do) and cells by column."""
-    starts = [r.x for r in region[0].runs]
+    starts = _starts(region)
     rows: list[list[_VisualLine]] = []
     for v in region:
-        if rows and v.page == rows[-1][-1].page and rows[-1][-1].y - v.y <= 1.5 * v.size:
+        if rows and v.page == rows[-1][-1].page and min(w.y for w in rows[-1]) - v.y <= 1.5 * v.size:
             rows[-1].append(v)
         else:
             rows.append([v])
@@ -249,7 +272,7 @@ def _table_rows(region: list[_VisualLine]) -> list[Line]:
     header: tuple[str, ...] = ()
     for row in rows:
         cells = [""] * len(starts)
-        for v in row:
+        for v in sorted(row, key=lambda v: -v.y):
             for run in v.runs:
                 cells[_column(run.x, starts, run.size)] += run.text
         found = tuple(cells)

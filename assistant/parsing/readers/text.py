@@ -17,8 +17,8 @@ _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 # Markdown's own marks, which are no words of the policy: a quote's >, a bullet, a rule, emphasis and link targets.
 _MD_LEAD = re.compile(r"^(?:>\s?)+|^[-*+]\s+(?=\S)")
-_MD_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
-_MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_RULE = re.compile(r"^(?:[-*]\s*){3,}$")  # not ___: a form's blank cut at a line end
+_MD_EMPHASIS = re.compile(r"(?<![_*])(\*\*|__)(?=[^\s_*])(.+?)(?<=[^\s_*])\1(?![_*])")  # not in a form's blank: ____年__月
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*\)")
 # A column gap in a plain-text table: a tab, two or more (ideographic) spaces, or a pipe (a table typed without the
 # outer pipes); one space is a word gap.
@@ -104,6 +104,9 @@ def plain(line: str) -> str:
     return _MD_EMPHASIS.sub(r"\2", _MD_LINK.sub(r"\1", text)).strip()
 
 
+#: A form's field and its blank (公示日期：____年__月__日): a line of its own, not the rest of the line above.
+_FIELD = re.compile(r"^[\u4e00-\u9fff（）()]{2,12}[：:][^，。；]{0,8}?[_＿]{2}")
+
 #: Sentence ends: a text typed one paragraph per line ends its long lines with them; a hard-wrapped one seldom does.
 _CLOSING = tuple("。！？；：!?;:")
 
@@ -149,6 +152,7 @@ def _unwrap(lines: list[Line], raw: list[str]) -> list[Line]:
             and not text.startswith((" ", "\t", "\u3000"))
             and not any(_COLUMN_GAP.search(clean(t)) for t in (raw[i - 1], text))
             and not opens_item(line.text, clean(raw[i - 1]))
+            and not _FIELD.match(line.text)
             and not (i - 1 == title and ends_title(prev.text))
         )
         if wraps and out[head].text:
