@@ -158,11 +158,13 @@ def _places(pos: Sequence[tuple[str, str]], asking: str) -> tuple[str, ...]:
     return tuple(p for p in dict.fromkeys(out) if back or p in asking or _stem(p) in asking or p in owners)
 
 
-def _officials(pos: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+def _officials(asking: str, pos_cut: Callable[[str], list[tuple[str, str]]]) -> tuple[tuple[str, str], ...]:
     """Officials named by surname and title (刘建华科长, 陈副局长), the name cut as a person's (高中校长 is no one)."""
-    text, out = "".join(w for w, _ in pos), []
+    if not rule("scope.official").search(asking):
+        return ()  # most questions name no title: no second POS cut on the query path
+    pos, out = pos_cut(asking), []
     spans = list(zip(accumulate((len(w) for w, _ in pos), initial=0), pos))
-    for m in rule("scope.official").finditer(text):
+    for m in rule("scope.official").finditer(asking):
         words = [(start, flag) for start, (w, flag) in spans if start < m.end("name") and start + len(w) > m.start()]
         if words and words[0][0] == m.start() and all(flag == "nr" for _, flag in words):
             out.append((m.group("name"), m.group("title")))
@@ -225,7 +227,7 @@ class QuestionReader:
             periods=tuple((p.name, p.start, p.end) for p in lexicon().periods if p.matches(standalone)),
             schools=tuple(dict.fromkeys(m.group(0) for m in rule("scope.school").finditer(asking))),
             stages=stages(asking),
-            officials=_officials(self.rewriter.pos_cut(asking)),
+            officials=_officials(asking, self.rewriter.pos_cut),
             person=bool(rule("type.person").search(asking)),
             national=bool(rule("scope.national").search(asking)),
             task=bool(rule("scope.task").search(f"{question} {asking}")),

@@ -210,7 +210,7 @@ def _table_end(body: list[_VisualLine], start: int) -> int:
     A line stays in the table when it has several cells, or sits in a column right of the first
     (a wrapped cell), or fits inside the first column close below the line before it.
     """
-    starts = _starts(body[start:])
+    starts = _starts(body[start : start + 3])
     end = start + 1
     while end < len(body):
         v, prev = body[end], body[end - 1]
